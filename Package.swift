@@ -1,0 +1,129 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Targets and what each may import are laid out in ../shared/DESIGN.md: a pure core
+// (EmailEvents, Providers), I/O at the leaves (RedisStreams, EventStore), thin executables.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "postwire",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "postwire-ingress", targets: ["PostwireIngress"]),
+        .executable(name: "postwire-worker", targets: ["PostwireWorker"]),
+        .executable(name: "postwire", targets: ["PostwireCLI"]),
+    ],
+    dependencies: [
+        // Hummingbird's ConfigurationSupport trait is left off: we read configuration ourselves
+        // and it would add swift-configuration to every build.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Pure core.
+        .target(name: "EmailEvents", swiftSettings: swiftSettings),
+        .target(
+            name: "Providers",
+            dependencies: ["EmailEvents", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "PostwireConfig", dependencies: ["EmailEvents"], swiftSettings: swiftSettings),
+
+        // I/O leaves.
+        .systemLibrary(
+            name: "CHiredis",
+            path: "Sources/CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "RedisStreams",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EventStore",
+            dependencies: [
+                "EmailEvents",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Applications: assemble services from the pieces above.
+        .target(
+            name: "IngressApp",
+            dependencies: [
+                "EmailEvents", "Providers", "RedisStreams", "PostwireConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WorkerApp",
+            dependencies: [
+                "EmailEvents", "RedisStreams", "EventStore", "PostwireConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Thin executables.
+        .executableTarget(name: "PostwireIngress", dependencies: ["IngressApp", "PostwireConfig"], swiftSettings: swiftSettings),
+        .executableTarget(name: "PostwireWorker", dependencies: ["WorkerApp", "PostwireConfig"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "PostwireCLI",
+            dependencies: [
+                "EmailEvents", "Providers", "EventStore", "PostwireConfig", "WorkerApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Unit tests: no servers.
+        .testTarget(name: "EmailEventsTests", dependencies: ["EmailEvents"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ProvidersTests",
+            dependencies: ["Providers", "EmailEvents", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams"], swiftSettings: swiftSettings),
+        .testTarget(name: "PostwireConfigTests", dependencies: ["PostwireConfig"], swiftSettings: swiftSettings),
+        // Integration tests: real Redis and PostgreSQL (Scripts/test starts them).
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "EmailEvents", "Providers", "RedisStreams", "EventStore", "IngressApp", "WorkerApp",
+                "PostwireConfig",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

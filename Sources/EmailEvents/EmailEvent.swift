@@ -1,0 +1,94 @@
+import Foundation
+
+/// One normalized ESP event: what travels through the stream and becomes one `email_events` row.
+///
+/// Field meanings follow ESP-REFERENCE.md §13.2. Addresses are lower-cased and their domains split
+/// off by ``init(provider:source:type:espEvent:eventKey:occurredAt:receivedAt:raw:)`` callers via
+/// ``setRecipient(_:)`` / ``setSender(_:)`` so the rule lives in one place.
+public struct EmailEvent: Sendable, Equatable, Codable {
+    public var provider: Provider
+    /// The configured source (one ESP account), the `{source}` URL segment.
+    public var source: String
+    public var type: EventType
+    /// The ESP's own event name, exactly as sent (`bounce`, `failed`, …).
+    public var espEvent: String
+    /// Deduplication key, unique per (provider, eventKey). See ESP-REFERENCE.md §13.3.
+    public var eventKey: String
+    /// Request-level id (Mailgun token, SNS MessageId, svix-id, …), for tracing.
+    public var deliveryId: String?
+    /// When the ESP says the event happened.
+    public var occurredAt: Date
+    /// When the ingress received the request.
+    public var receivedAt: Date
+    /// The ESP's message id (as returned by its send API).
+    public var messageId: String?
+    /// The RFC 5322 `Message-ID`, without angle brackets.
+    public var rfcMessageId: String?
+    public private(set) var recipient: String?
+    public private(set) var recipientDomain: String?
+    public private(set) var sender: String?
+    public private(set) var senderDomain: String?
+    public var bounceClass: BounceClass?
+    public var rejectReason: RejectReason?
+    public var smtpCode: Int?
+    public var enhancedStatus: String?
+    public var mtaResponse: String?
+    public var description: String?
+    public var tags: [String]
+    /// Custom key/values the sender attached; non-string values are kept as JSON text.
+    public var metadata: [String: String]
+    public var campaign: String?
+    public var clickURL: String?
+    public var userAgent: String?
+    public var ip: String?
+    public var isFirst: Bool?
+    public var isMachineOpen: Bool?
+    /// The ESP's own JSON for this one event, byte-exact as received.
+    public var raw: [UInt8]
+
+    public init(
+        provider: Provider,
+        source: String,
+        type: EventType,
+        espEvent: String,
+        eventKey: String,
+        occurredAt: Date,
+        receivedAt: Date,
+        raw: [UInt8]
+    ) {
+        self.provider = provider
+        self.source = source
+        self.type = type
+        self.espEvent = espEvent
+        self.eventKey = eventKey
+        self.occurredAt = occurredAt
+        self.receivedAt = receivedAt
+        self.tags = []
+        self.metadata = [:]
+        self.raw = raw
+    }
+
+    /// Stores the recipient lower-cased for aggregation, and its domain.
+    public mutating func setRecipient(_ address: String?) {
+        (recipient, recipientDomain) = Self.normalizedAddress(address)
+    }
+
+    /// Stores the sender lower-cased for aggregation, and its domain.
+    public mutating func setSender(_ address: String?) {
+        (sender, senderDomain) = Self.normalizedAddress(address)
+    }
+
+    /// `"Alice <Alice@Example.COM>"` → (`alice@example.com`, `example.com`).
+    static func normalizedAddress(_ address: String?) -> (String?, String?) {
+        guard var text = address?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+            return (nil, nil)
+        }
+        if let open = text.lastIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close {
+            text = String(text[text.index(after: open)..<close])
+        }
+        let lowered = text.lowercased()
+        guard let at = lowered.lastIndex(of: "@") else { return (lowered, nil) }
+        let domain = String(lowered[lowered.index(after: at)...])
+        return (lowered, domain.isEmpty ? nil : domain)
+    }
+}

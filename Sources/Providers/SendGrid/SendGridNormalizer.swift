@@ -1,0 +1,107 @@
+import Crypto
+import EmailEvents
+import Foundation
+
+/// Maps one SendGrid event object onto ``EmailEvent`` (ESP-REFERENCE.md §2.3 and §14.3).
+enum SendGridNormalizer {
+    /// Fields SendGrid defines; every other top-level key is a custom arg and goes to metadata.
+    static let knownFields: Set<String> = [
+        "email", "timestamp", "event", "sg_event_id", "sg_message_id", "smtp-id", "category",
+        "asm_group_id", "ip", "response", "reason", "status", "type", "attempt", "tls", "url",
+        "url_offset", "useragent", "sg_machine_open", "bounce_classification", "pool", "send_at",
+        "marketing_campaign_id", "marketing_campaign_name", "marketing_campaign_version",
+        "marketing_campaign_split_id", "sg_content_type", "sg_template_id", "sg_template_name",
+        "cert_err", "singlesend_id", "singlesend_name", "template_id", "template_version_id",
+        "template_name", "mc_stats", "phase_id", "post_type", "send_id",
+    ]
+
+    static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
+        guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }
+        guard let seconds = object.double("timestamp") else {
+            throw WebhookError(.malformed, "event object has no numeric timestamp")
+        }
+        // Without sg_event_id, the event's own bytes identify it: a retried batch repeats them.
+        let key = object.text("sg_event_id") ?? "sha256:" + Hex.encode(SHA256.hash(data: raw))
+        var event = EmailEvent(
+            provider: .sendgrid, source: source, type: type(of: name), espEvent: name, eventKey: key,
+            occurredAt: Date(unixSeconds: seconds), receivedAt: receivedAt, raw: raw
+        )
+        event.messageId = object.text("sg_message_id")
+        event.rfcMessageId = object.text("smtp-id").map(stripAngleBrackets)
+        event.setRecipient(object.text("email"))
+        event.tags = object.strings("category")
+        event.metadata = metadata(object)
+        event.campaign = event.metadata["campaign"] ?? object.text("marketing_campaign_name")
+        event.clickURL = object.text("url")
+        event.userAgent = object.text("useragent")
+        event.ip = object.text("ip")
+        event.isMachineOpen = name == "open" ? object.bool("sg_machine_open") : nil
+        let response = object.text("response") ?? (name == "dropped" ? nil : object.text("reason"))
+        event.mtaResponse = response
+        event.smtpCode = response.flatMap(leadingSMTPCode)
+        event.enhancedStatus = object.text("status")
+        classify(&event, name: name, object: object)
+        return event
+    }
+
+    static func type(of name: String) -> EventType {
+        switch name {
+        case "processed": .queued
+        case "dropped": .rejected
+        case "delivered": .delivered
+        case "deferred": .deferred
+        case "bounce": .bounced
+        case "open": .opened
+        case "click": .clicked
+        case "spamreport": .complained
+        case "unsubscribe", "group_unsubscribe": .unsubscribed
+        case "group_resubscribe": .subscribed
+        default: .unknown
+        }
+    }
+
+    private static func classify(_ event: inout EmailEvent, name: String, object: JSONObject) {
+        switch name {
+        case "bounce":
+            event.bounceClass = object.text("type") == "blocked" ? .block : .hard
+            event.description = object.text("bounce_classification")
+        case "deferred":
+            event.bounceClass = .soft
+        case "dropped":
+            let reason = object.text("reason")
+            event.description = reason
+            event.rejectReason = rejectReason(reason ?? object.text("type") ?? "")
+        default:
+            break
+        }
+    }
+
+    static func rejectReason(_ text: String) -> RejectReason {
+        switch text.lowercased() {
+        case "invalid", "invalid smtpapi header": .invalid
+        case "unsubscribed address": .unsubscribed
+        case "bounce", "bounced address": .bounced
+        case "blocked": .blocked
+        case "expired": .timedOut
+        case "spam reporting address", "spam content": .spam
+        default: .other
+        }
+    }
+
+    private static func metadata(_ object: JSONObject) -> [String: String] {
+        var result: [String: String] = [:]
+        for (key, value) in object.storage where !knownFields.contains(key) {
+            result[key] = JSONObject.textValue(value)
+        }
+        return result
+    }
+
+    /// `"550 5.1.1 The email account … does not exist"` → 550.
+    static func leadingSMTPCode(_ text: String) -> Int? {
+        let digits = text.prefix(3)
+        guard digits.count == 3, let code = Int(digits), (200...599).contains(code) else { return nil }
+        let rest = text.dropFirst(3)
+        guard rest.isEmpty || rest.first == " " || rest.first == "-" else { return nil }
+        return code
+    }
+}

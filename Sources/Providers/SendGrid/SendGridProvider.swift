@@ -1,0 +1,73 @@
+import Crypto
+import EmailEvents
+import Foundation
+
+/// SendGrid's Signed Event Webhook (ESP-REFERENCE.md §2): a JSON array of events, signed with
+/// ECDSA P-256 over the timestamp header followed by the raw body.
+///
+/// SendGrid documents no replay window and may retry a batch for 24 hours; whether retries are
+/// re-signed is not documented, so the window is off unless a source sets one. Replaying a genuine
+/// batch cannot double-count: every event is deduplicated on `sg_event_id`.
+public struct SendGridProvider: WebhookProvider {
+    public var provider: Provider { .sendgrid }
+    public var defaultReplayWindow: Int { 0 }
+
+    static let signatureHeader = "x-twilio-email-event-webhook-signature"
+    static let timestampHeader = "x-twilio-email-event-webhook-timestamp"
+
+    public init() {}
+
+    public func receive(
+        _ request: WebhookRequest,
+        source: String,
+        credentials: SourceCredentials,
+        now: Date
+    ) throws(WebhookError) -> ReceivedWebhook {
+        guard request.mediaType == "application/json" else {
+            throw WebhookError(.unsupportedMediaType, "SendGrid webhooks must be application/json")
+        }
+        try verify(request, credentials: credentials, now: now)
+
+        let ranges: [Range<Int>]
+        do {
+            ranges = try JSONScanner.elements(of: request.body)
+        } catch {
+            throw WebhookError(.malformed, error.reason)
+        }
+        var events: [EmailEvent] = []
+        events.reserveCapacity(ranges.count)
+        for (index, range) in ranges.enumerated() {
+            let raw = Array(request.body[range])
+            guard let object = JSONObject.parse(raw) else {
+                throw WebhookError(.malformed, "array element \(index) is not a JSON object")
+            }
+            events.append(try SendGridNormalizer.normalize(object, raw: raw, source: source, receivedAt: request.receivedAt))
+        }
+        return ReceivedWebhook(events: events)
+    }
+
+    private func verify(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) throws(WebhookError) {
+        if credentials.secrets.isEmpty && credentials.allowUnauthenticated { return }
+        guard let signatureText = request.headers[Self.signatureHeader],
+            let timestamp = request.headers[Self.timestampHeader]
+        else {
+            throw WebhookError(.missingCredentials, "missing X-Twilio-Email-Event-Webhook-Signature or -Timestamp")
+        }
+        guard let der = Data(base64Encoded: signatureText.trimmingCharacters(in: .whitespaces)),
+            let signature = try? P256.Signing.ECDSASignature(derRepresentation: der)
+        else {
+            throw WebhookError(.badSignature, "signature is not a base64 DER ECDSA signature")
+        }
+        var signed = Data(timestamp.utf8)
+        signed.append(contentsOf: request.body)
+        let valid = credentials.secrets.contains { key in
+            guard let keyData = Data(base64Encoded: key.trimmingCharacters(in: .whitespaces)),
+                let publicKey = try? P256.Signing.PublicKey(derRepresentation: keyData)
+            else { return false }
+            return publicKey.isValidSignature(signature, for: signed)
+        }
+        guard valid else { throw WebhookError(.badSignature, "signature does not verify with any configured public key") }
+        guard let seconds = Double(timestamp) else { throw WebhookError(.badSignature, "timestamp is not a number") }
+        try ReplayWindow.check(seconds, window: credentials.replayWindow, now: now)
+    }
+}

@@ -1,0 +1,69 @@
+import EmailEvents
+import Foundation
+
+/// The credentials and policy of one source (one ESP account).
+public struct SourceCredentials: Sendable {
+    /// Every secret or key currently accepted; more than one while a key is being rotated.
+    public var secrets: [String]
+    /// Maximum distance, in seconds, between a signed timestamp and now, in either direction.
+    /// Zero turns the check off.
+    public var replayWindow: Int
+    /// Accept requests without credentials. Only for local development.
+    public var allowUnauthenticated: Bool
+
+    public init(secrets: [String], replayWindow: Int, allowUnauthenticated: Bool = false) {
+        self.secrets = secrets
+        self.replayWindow = replayWindow
+        self.allowUnauthenticated = allowUnauthenticated
+    }
+}
+
+/// What an authentic request yields.
+public struct ReceivedWebhook: Sendable {
+    public var events: [EmailEvent]
+    /// A value that must be accepted at most once (within the replay window); the ingress guards
+    /// it in Redis in the same atomic step as the events' XADD.
+    public var replayNonce: String?
+
+    public init(events: [EmailEvent], replayNonce: String? = nil) {
+        self.events = events
+        self.replayNonce = replayNonce
+    }
+}
+
+/// One ESP: authenticates a request on its raw bytes, then normalizes it. Never does I/O.
+public protocol WebhookProvider: Sendable {
+    var provider: Provider { get }
+    /// The replay window a source gets when its configuration names none (seconds, 0 = off).
+    var defaultReplayWindow: Int { get }
+    /// The status this ESP takes as "rejected, do not retry" for an unauthentic request
+    /// (Mailgun: 406). `nil`: 401 for missing credentials, 403 otherwise.
+    var refusalStatus: Int? { get }
+
+    /// Verifies first, then parses. Authentication failures and unreadable bodies throw
+    /// errors whose ``WebhookError/isAuthenticationFailure`` is true; an authentic request
+    /// whose events cannot be parsed throws ``WebhookError/Code/malformed``.
+    func receive(
+        _ request: WebhookRequest,
+        source: String,
+        credentials: SourceCredentials,
+        now: Date
+    ) throws(WebhookError) -> ReceivedWebhook
+}
+
+extension WebhookProvider {
+    public var refusalStatus: Int? { nil }
+}
+
+/// The providers that are implemented, by ``Provider``.
+public enum ProviderRegistry {
+    public static func provider(for provider: Provider) -> (any WebhookProvider)? {
+        switch provider {
+        case .mailgun: MailgunProvider()
+        case .sendgrid: SendGridProvider()
+        default: nil
+        }
+    }
+
+    public static var supported: [Provider] { Provider.allCases.filter { provider(for: $0) != nil } }
+}

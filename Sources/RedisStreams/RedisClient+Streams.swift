@@ -1,0 +1,219 @@
+import NIOCore
+
+/// The stream commands Postwire uses, typed. Field lists are `(name, value)` pairs in order.
+extension RedisClient {
+    public typealias Fields = [(String, [UInt8])]
+
+    public func ping() async throws(RedisError) {
+        let reply = try await send(RedisCommand("PING"))
+        guard reply.string == "PONG" else { throw RedisError(.protocolError, "PING answered \(reply)") }
+    }
+
+    /// Appends one entry; returns its id.
+    public func xadd(_ stream: String, _ fields: Fields) async throws(RedisError) -> String {
+        let reply = try await send(Self.xaddCommand(stream, fields))
+        guard let id = reply.string else { throw RedisError(.protocolError, "XADD answered \(reply)") }
+        return id
+    }
+
+    /// Appends every entry in one MULTI/EXEC round trip: all of them are in the stream, or none.
+    public func xaddAtomically(_ stream: String, _ entries: [Fields]) async throws(RedisError) -> [String] {
+        guard !entries.isEmpty else { return [] }
+        var commands = [RedisCommand("MULTI")]
+        commands.append(contentsOf: entries.map { Self.xaddCommand(stream, $0) })
+        commands.append(RedisCommand("EXEC"))
+        let replies = try await send(commands)
+        guard case .array(let results)? = replies.last else {
+            let firstError = replies.lazy.compactMap { reply -> String? in
+                if case .error(let message) = reply { return message } else { return nil }
+            }.first
+            throw RedisError(.server, firstError ?? "EXEC did not run the transaction")
+        }
+        return try Self.ids(results)
+    }
+
+    /// Like ``xaddAtomically(_:_:)``, but only if `guardKey` does not exist yet; the key is set
+    /// (with `ttlSeconds`) in the same atomic step. Returns `nil` when the key already existed,
+    /// in which case nothing was appended. A failed call sets nothing, so a retry is not
+    /// mistaken for a replay.
+    public func xaddAtomically(
+        _ stream: String,
+        _ entries: [Fields],
+        unlessKeyExists guardKey: String,
+        ttlSeconds: Int
+    ) async throws(RedisError) -> [String]? {
+        var arguments: [RESPArgument] = [RESPArgument(Self.guardedXAddScript), 2, RESPArgument(stream), RESPArgument(guardKey)]
+        arguments.append(RESPArgument(max(1, ttlSeconds)))
+        arguments.append(RESPArgument(entries.count))
+        for fields in entries {
+            arguments.append(RESPArgument(fields.count))
+            for (name, value) in fields {
+                arguments.append(RESPArgument(name))
+                arguments.append(RESPArgument(value))
+            }
+        }
+        let reply = try await send(RedisCommand("EVAL", arguments))
+        switch reply {
+        case .null: return nil
+        case .array(let results): return try Self.ids(results)
+        default: throw RedisError(.protocolError, "guarded XADD answered \(reply)")
+        }
+    }
+
+    /// `SET guard NX EX ttl`, then one XADD per entry. Lua runs atomically in Redis.
+    static let guardedXAddScript = """
+        if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return false end
+        local ids = {}
+        local i = 3
+        for e = 1, tonumber(ARGV[2]) do
+          local n = tonumber(ARGV[i]) * 2
+          ids[e] = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
+          i = i + n + 1
+        end
+        return ids
+        """
+
+    /// Creates the consumer group (and the stream). Returns false if the group already existed.
+    @discardableResult
+    public func createGroup(_ stream: String, group: String, startId: String = "0") async throws(RedisError) -> Bool {
+        do {
+            _ = try await send(RedisCommand("XGROUP", ["CREATE", RESPArgument(stream), RESPArgument(group), RESPArgument(startId), "MKSTREAM"]))
+            return true
+        } catch where error.serverErrorPrefix == "BUSYGROUP" {
+            return false
+        }
+    }
+
+    /// `XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s >`. An empty array when the block timed out.
+    public func readGroup(
+        _ stream: String,
+        group: String,
+        consumer: String,
+        count: Int,
+        blockMilliseconds: Int,
+        id: String = ">"
+    ) async throws(RedisError) -> [StreamEntry] {
+        let command = RedisCommand("XREADGROUP", [
+            "GROUP", RESPArgument(group), RESPArgument(consumer), "COUNT", RESPArgument(count),
+            "BLOCK", RESPArgument(blockMilliseconds), "STREAMS", RESPArgument(stream), RESPArgument(id),
+        ])
+        // The reply may take the whole block time: allow for it on top of the command timeout.
+        let timeout = configuration.commandTimeout + .milliseconds(Int64(blockMilliseconds))
+        let reply = try await send(command, timeout: timeout)
+        if reply.isNull { return [] }
+        guard let streams = reply.array else { throw RedisError(.protocolError, "XREADGROUP answered \(reply)") }
+        var entries: [StreamEntry] = []
+        for streamReply in streams {
+            guard let pair = streamReply.array, pair.count == 2, let list = pair[1].array else {
+                throw RedisError(.protocolError, "XREADGROUP stream reply is not [name, entries]")
+            }
+            for entry in list { entries.append(try StreamEntry(reply: entry)) }
+        }
+        return entries
+    }
+
+    /// Acknowledges entries; returns how many were pending.
+    @discardableResult
+    public func ack(_ stream: String, group: String, ids: [String]) async throws(RedisError) -> Int {
+        guard !ids.isEmpty else { return 0 }
+        let reply = try await send(RedisCommand("XACK", [RESPArgument(stream), RESPArgument(group)] + ids.map { RESPArgument($0) }))
+        return Int(reply.integer ?? 0)
+    }
+
+    /// `XAUTOCLAIM`: takes over entries idle for at least `minIdleMilliseconds` (Redis ≥ 7 reply).
+    public func autoClaim(
+        _ stream: String,
+        group: String,
+        consumer: String,
+        minIdleMilliseconds: Int,
+        start: String = "0-0",
+        count: Int
+    ) async throws(RedisError) -> AutoClaimResult {
+        let reply = try await send(RedisCommand("XAUTOCLAIM", [
+            RESPArgument(stream), RESPArgument(group), RESPArgument(consumer),
+            RESPArgument(minIdleMilliseconds), RESPArgument(start), "COUNT", RESPArgument(count),
+        ]))
+        guard let parts = reply.array, parts.count >= 2, let next = parts[0].string, let list = parts[1].array else {
+            throw RedisError(.protocolError, "XAUTOCLAIM answered \(reply)")
+        }
+        var entries: [StreamEntry] = []
+        var deleted: [String] = []
+        for item in list {
+            // Redis 6.2 put deleted entries in the list as nil; Redis 7 lists them separately.
+            if item.isNull { continue }
+            let entry = try StreamEntry(reply: item)
+            if entry.fields.isEmpty { deleted.append(entry.id) } else { entries.append(entry) }
+        }
+        if parts.count >= 3, let gone = parts[2].array {
+            deleted.append(contentsOf: gone.compactMap(\.string))
+        }
+        return AutoClaimResult(nextStart: next, entries: entries, deletedIds: deleted)
+    }
+
+    public func pendingSummary(_ stream: String, group: String) async throws(RedisError) -> PendingSummary {
+        let reply = try await send(RedisCommand("XPENDING", [RESPArgument(stream), RESPArgument(group)]))
+        guard let parts = reply.array, parts.count == 4 else { throw RedisError(.protocolError, "XPENDING answered \(reply)") }
+        var consumers: [String: Int64] = [:]
+        for pair in parts[3].array ?? [] {
+            if let p = pair.array, p.count == 2, let name = p[0].string, let count = p[1].integer { consumers[name] = count }
+        }
+        return PendingSummary(count: parts[0].integer ?? 0, smallestId: parts[1].string, largestId: parts[2].string, consumers: consumers)
+    }
+
+    /// The extended form of XPENDING: each entry with its owner, idle time and delivery count.
+    public func pending(
+        _ stream: String,
+        group: String,
+        start: String = "-",
+        end: String = "+",
+        count: Int,
+        consumer: String? = nil
+    ) async throws(RedisError) -> [PendingEntry] {
+        var arguments: [RESPArgument] = [RESPArgument(stream), RESPArgument(group), RESPArgument(start), RESPArgument(end), RESPArgument(count)]
+        if let consumer { arguments.append(RESPArgument(consumer)) }
+        let reply = try await send(RedisCommand("XPENDING", arguments))
+        guard let list = reply.array else { throw RedisError(.protocolError, "XPENDING answered \(reply)") }
+        return try list.map { item throws(RedisError) in
+            guard let p = item.array, p.count == 4, let id = p[0].string, let consumer = p[1].string,
+                let idle = p[2].integer, let deliveries = p[3].integer
+            else { throw RedisError(.protocolError, "XPENDING entry is not [id, consumer, idle, deliveries]") }
+            return PendingEntry(id: id, consumer: consumer, idleMilliseconds: idle, deliveries: deliveries)
+        }
+    }
+
+    public func xlen(_ stream: String) async throws(RedisError) -> Int {
+        Int(try await send(RedisCommand("XLEN", [RESPArgument(stream)])).integer ?? 0)
+    }
+
+    public func xrange(_ stream: String, start: String = "-", end: String = "+", count: Int) async throws(RedisError) -> [StreamEntry] {
+        let reply = try await send(RedisCommand("XRANGE", [RESPArgument(stream), RESPArgument(start), RESPArgument(end), "COUNT", RESPArgument(count)]))
+        guard let list = reply.array else { throw RedisError(.protocolError, "XRANGE answered \(reply)") }
+        return try list.map { item throws(RedisError) in try StreamEntry(reply: item) }
+    }
+
+    @discardableResult
+    public func del(_ keys: [String]) async throws(RedisError) -> Int {
+        Int(try await send(RedisCommand("DEL", keys.map { RESPArgument($0) })).integer ?? 0)
+    }
+
+    static func xaddCommand(_ stream: String, _ fields: Fields) -> RedisCommand {
+        var arguments: [RESPArgument] = [RESPArgument(stream), "*"]
+        arguments.reserveCapacity(2 + fields.count * 2)
+        for (name, value) in fields {
+            arguments.append(RESPArgument(name))
+            arguments.append(RESPArgument(value))
+        }
+        return RedisCommand("XADD", arguments)
+    }
+
+    private static func ids(_ results: [RESPValue]) throws(RedisError) -> [String] {
+        try results.map { result throws(RedisError) in
+            switch result {
+            case .error(let message): throw RedisError(.server, message)
+            default:
+                guard let id = result.string else { throw RedisError(.protocolError, "XADD answered \(result)") }
+                return id
+            }
+        }
+    }
+}
