@@ -36,7 +36,12 @@ let package = Package(
             dependencies: ["EmailEvents", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "PostwireConfig", dependencies: ["EmailEvents"], swiftSettings: swiftSettings),
+        // Typed settings for every component; knows the RedisStreams configuration it builds.
+        .target(
+            name: "PostwireConfig",
+            dependencies: ["RedisStreams", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
 
         // I/O leaves.
         .systemLibrary(
@@ -83,14 +88,23 @@ let package = Package(
                 "EmailEvents", "RedisStreams", "EventStore", "PostwireConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),
 
         // Thin executables.
-        .executableTarget(name: "PostwireIngress", dependencies: ["IngressApp", "PostwireConfig"], swiftSettings: swiftSettings),
-        .executableTarget(name: "PostwireWorker", dependencies: ["WorkerApp", "PostwireConfig"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "PostwireIngress",
+            dependencies: ["IngressApp", "PostwireConfig", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "PostwireWorker",
+            dependencies: ["WorkerApp", "PostwireConfig", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "PostwireCLI",
             dependencies: [

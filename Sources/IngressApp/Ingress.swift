@@ -1,0 +1,58 @@
+import Hummingbird
+import Logging
+import NIOCore
+import PostwireConfig
+import RedisStreams
+
+/// Assembles the ingress: the webhook routes, health and readiness. The executable and the
+/// integration tests build the same object.
+public enum Ingress {
+    public static func buildApplication(
+        configuration: PostwireConfiguration,
+        secrets: Secrets,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws(ConfigurationError) -> some ApplicationProtocol {
+        let registry = try SourceRegistry(sources: configuration.sources, secrets: secrets)
+        let redis = RedisClient(configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword), logger: logger)
+        let sink = RedisEventSink(
+            client: redis,
+            stream: configuration.redis.stream,
+            quarantineStream: configuration.redis.quarantineStream,
+            guardPrefix: configuration.redis.replayGuardPrefix
+        )
+        return buildApplication(configuration: configuration, registry: registry, sink: sink, logger: logger, onServerRunning: onServerRunning)
+    }
+
+    public static func buildApplication(
+        configuration: PostwireConfiguration,
+        registry: SourceRegistry,
+        sink: any EventSink,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/healthz") { _, _ in JSONResponse.make(.ok, ["status": "ok"]) }
+        router.get("/readyz") { _, context in
+            do {
+                try await sink.ping()
+                return JSONResponse.make(.ok, ["status": "ready"])
+            } catch {
+                context.logger.warning("not ready", metadata: ["error": "\(error)"])
+                return JSONResponse.error(.serviceUnavailable, code: "unavailable", message: "redis is unreachable")
+            }
+        }
+        WebhookRoutes(
+            registry: registry,
+            sink: sink,
+            maxBodyBytes: configuration.ingress.maxBodyBytes,
+            retryAfterSeconds: configuration.ingress.retryAfterSeconds
+        ).add(to: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.ingress.host, port: configuration.ingress.port), serverName: "postwire-ingress"),
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+}

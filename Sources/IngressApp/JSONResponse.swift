@@ -1,0 +1,34 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Every answer of the ingress is JSON: `{"accepted": n}` or `{"error": {"code": …, "message": …}}`.
+/// Messages say what was wrong with the request; they never echo secrets or internals.
+enum JSONResponse {
+    private struct ErrorBody: Encodable {
+        struct Detail: Encodable {
+            var code: String
+            var message: String
+        }
+        var error: Detail
+    }
+
+    private struct AcceptedBody: Encodable {
+        var accepted: Int
+    }
+
+    static func error(_ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]) -> Response {
+        make(status, ErrorBody(error: .init(code: code, message: message)), headers: headers)
+    }
+
+    static func accepted(_ count: Int) -> Response {
+        make(.ok, AcceptedBody(accepted: count))
+    }
+
+    static func make(_ status: HTTPResponse.Status, _ body: some Encodable, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        let data = (try? JSONEncoder().encode(body)) ?? Data("{}".utf8)
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

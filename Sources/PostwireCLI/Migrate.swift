@@ -1,0 +1,31 @@
+import ArgumentParser
+import EventStore
+import PostgresNIO
+import PostwireConfig
+import WorkerApp
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create or upgrade the PostgreSQL schema. Idempotent; safe to run from several hosts at once."
+    )
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let (configuration, secrets, logger) = Bootstrap.start(label: "postwire.migrate", configFile: options.config)
+        let client = PostgresClient(
+            configuration: configuration.postgres.clientConfiguration(password: secrets.postgresPassword),
+            backgroundLogger: logger
+        )
+        let store = EventStore(client: client, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let applied = try await store.migrate()
+            let version = try await store.schemaVersion()
+            print(applied.isEmpty
+                ? "schema is up to date (version \(version))"
+                : "applied migration(s) \(applied.map(String.init).joined(separator: ", ")); schema is at version \(version)")
+        }
+    }
+}

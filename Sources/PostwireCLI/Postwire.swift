@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Postwire: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "postwire",
+        abstract: "Operate a Postwire cluster: migrate the database, send test webhooks, make keys.",
+        subcommands: [Migrate.self, SendTest.self, Keygen.self]
+    )
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "A JSON configuration file (default: $POSTWIRE_CONFIG, else built-in defaults).")
+    var config: String?
+}

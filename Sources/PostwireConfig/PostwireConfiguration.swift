@@ -1,0 +1,106 @@
+/// Everything the three executables read, with its defaults: this file is the one place the
+/// defaults live. `Config/postwire.json` spells the same values out (a test keeps them equal), a
+/// file named by `POSTWIRE_CONFIG` or `--config` may change any of them, and environment
+/// variables override both (see ``ConfigurationLoader``). Secrets are never here: they come from
+/// the environment only (see ``Secrets``).
+public struct PostwireConfiguration: Codable, Sendable, Equatable {
+    public var ingress = IngressSettings()
+    public var redis = RedisSettings()
+    public var postgres = PostgresSettings()
+    public var worker = WorkerSettings()
+    /// One entry per ESP account that may post to the ingress.
+    public var sources: [SourceSettings] = [
+        SourceSettings(provider: "mailgun", name: "default"),
+        SourceSettings(provider: "sendgrid", name: "default"),
+    ]
+
+    public init() {}
+}
+
+public struct IngressSettings: Codable, Sendable, Equatable {
+    /// Address the webhook server binds (`POSTWIRE_INGRESS_HOST`).
+    public var host = "0.0.0.0"
+    /// Port of the webhook server (`POSTWIRE_INGRESS_PORT`).
+    public var port = 8080
+    /// Largest request body accepted; larger ones get 413 (`POSTWIRE_INGRESS_MAX_BODY_BYTES`).
+    /// SendGrid batches reach 768 KB.
+    public var maxBodyBytes = 5 * 1024 * 1024
+    /// Seconds a 503 asks the ESP to wait before retrying (`Retry-After`).
+    public var retryAfterSeconds = 30
+}
+
+public struct RedisSettings: Codable, Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 6379
+    /// ACL user name; empty for the default user. The password is `POSTWIRE_REDIS_PASSWORD`.
+    public var username = ""
+    public var database = 0
+    /// Shared connections per process; concurrent requests pipeline over them.
+    public var connections = 4
+    public var connectTimeoutMilliseconds = 2000
+    public var commandTimeoutMilliseconds = 5000
+    /// The stream every accepted event is appended to.
+    public var stream = "postwire:events"
+    /// Authentic requests whose events could not be parsed, with the reason.
+    public var quarantineStream = "postwire:quarantine"
+    /// Entries a worker could not process, with the error.
+    public var deadLetterStream = "postwire:dead"
+    /// Prefix of the replay-guard keys (Mailgun tokens), each kept for the replay window.
+    public var replayGuardPrefix = "postwire:seen:"
+}
+
+public struct PostgresSettings: Codable, Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 5432
+    /// The password is `POSTWIRE_POSTGRES_PASSWORD`.
+    public var user = "postwire"
+    public var database = "postwire"
+    /// `disable` or `require`.
+    public var tls = "disable"
+    /// Connections per worker process.
+    public var maxConnections = 4
+}
+
+public struct WorkerSettings: Codable, Sendable, Equatable {
+    /// The consumer group every worker joins.
+    public var group = "postwire-workers"
+    /// This worker's consumer name; empty means `<hostname>-<pid>`.
+    public var consumer = ""
+    /// Most entries read (and written to PostgreSQL) at once.
+    public var batchSize = 500
+    /// How long one read waits for new entries. Also bounds how long SIGTERM waits for a read.
+    public var blockMilliseconds = 1000
+    /// Entries pending this long with any consumer are taken over (XAUTOCLAIM): the time after
+    /// which a crashed worker's batch is retried elsewhere.
+    public var claimMinIdleMilliseconds = 30_000
+    /// How often a worker looks for such entries.
+    public var claimIntervalMilliseconds = 5000
+    /// First wait after PostgreSQL failed; doubles up to `maxBackoffMilliseconds`.
+    public var backoffMilliseconds = 500
+    public var maxBackoffMilliseconds = 30_000
+}
+
+public struct SourceSettings: Codable, Sendable, Equatable {
+    /// The ESP: `mailgun`, `sendgrid`, …
+    public var provider: String
+    /// The `{source}` URL segment; `default` also answers `/webhooks/{provider}`.
+    public var name: String
+    /// Seconds a signed timestamp may differ from now; absent: the provider's default
+    /// (Mailgun 300, SendGrid 0 = off); 0 turns the check off.
+    public var replayWindowSeconds: Int?
+    /// Accept requests without credentials when no secret is configured. Local development only.
+    public var allowUnauthenticated: Bool?
+
+    public init(provider: String, name: String, replayWindowSeconds: Int? = nil, allowUnauthenticated: Bool? = nil) {
+        self.provider = provider
+        self.name = name
+        self.replayWindowSeconds = replayWindowSeconds
+        self.allowUnauthenticated = allowUnauthenticated
+    }
+
+    /// The environment variable holding this source's secrets, comma-separated for rotation:
+    /// `POSTWIRE_SECRET_MAILGUN_DEFAULT`. `…_FILE` names a file holding them instead.
+    public var secretVariable: String {
+        "POSTWIRE_SECRET_" + Secrets.variablePart(provider) + "_" + Secrets.variablePart(name)
+    }
+}

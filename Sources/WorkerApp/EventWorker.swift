@@ -1,0 +1,166 @@
+import EmailEvents
+import EventStore
+import Foundation
+import Logging
+import PostwireConfig
+import RedisStreams
+import ServiceLifecycle
+
+/// One consumer-group member. Invariants (DESIGN.md guarantees 2, 3, 4 and 6):
+///
+/// - An entry is acknowledged only after the PostgreSQL statement that recorded it committed.
+///   If the process dies anywhere before that, the entry stays pending and another worker (or this
+///   one, restarted) takes it over with XAUTOCLAIM once it has been idle `claimMinIdle`.
+/// - Redelivery is harmless: the store counts an event key once, however often it is written.
+/// - While PostgreSQL fails, the worker keeps retrying the batch it holds with backoff and reads
+///   nothing new, so an outage does not pull the whole stream into one worker's pending list.
+/// - An entry that cannot be decoded, or that PostgreSQL refuses on its own, goes to the
+///   dead-letter stream with the error and its original id, and is then acknowledged.
+/// - On graceful shutdown the worker stops reading, finishes the batch in hand (commit, ack) and
+///   returns; nothing is deleted from the pending list.
+public struct EventWorker: Service {
+    let redis: RedisClient
+    let store: EventStore
+    let settings: WorkerSettings
+    let stream: String
+    let deadLetterStream: String
+    public let consumer: String
+    let logger: Logger
+
+    public init(redis: RedisClient, store: EventStore, settings: WorkerSettings, stream: String, deadLetterStream: String, logger: Logger) {
+        self.redis = redis
+        self.store = store
+        self.settings = settings
+        self.stream = stream
+        self.deadLetterStream = deadLetterStream
+        self.consumer = settings.consumer.isEmpty ? Self.defaultConsumerName() : settings.consumer
+        var logger = logger
+        logger[metadataKey: "consumer"] = "\(consumer)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        guard await prepare() else { return }
+        var backoff = Backoff(baseMilliseconds: settings.backoffMilliseconds, capMilliseconds: settings.maxBackoffMilliseconds)
+        var held: [StreamEntry] = []
+        var nextClaim = ContinuousClock.now
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                if held.isEmpty, ContinuousClock.now >= nextClaim {
+                    held = try await reclaim()
+                    nextClaim = .now + .milliseconds(settings.claimIntervalMilliseconds)
+                }
+                if held.isEmpty {
+                    held = try await redis.readGroup(
+                        stream, group: settings.group, consumer: consumer,
+                        count: settings.batchSize, blockMilliseconds: settings.blockMilliseconds
+                    )
+                }
+                guard !held.isEmpty else { continue }
+                try await process(held)
+                held = []
+                backoff.reset()
+            } catch {
+                let wait = backoff.next()
+                logger.error("batch not processed; retrying", metadata: ["error": "\(error)", "entries": "\(held.count)", "retryIn": "\(wait)"])
+                await pause(wait)
+            }
+        }
+        logger.info("worker stopped", metadata: ["held": "\(held.count)"])
+    }
+
+    /// Joins the group and waits for the schema. Returns false if shut down while waiting.
+    private func prepare() async -> Bool {
+        var backoff = Backoff(baseMilliseconds: settings.backoffMilliseconds, capMilliseconds: 5000)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await redis.createGroup(stream, group: settings.group)
+                let version = try await store.schemaVersion()
+                guard version >= EventStore.latestVersion else {
+                    logger.error("database schema is at version \(version), this worker needs \(EventStore.latestVersion): run `postwire migrate`")
+                    await pause(.seconds(5))
+                    continue
+                }
+                logger.info("worker ready", metadata: ["stream": "\(stream)", "group": "\(settings.group)"])
+                return true
+            } catch {
+                let wait = backoff.next()
+                logger.error("cannot start yet", metadata: ["error": "\(error)", "retryIn": "\(wait)"])
+                await pause(wait)
+            }
+        }
+        return false
+    }
+
+    /// Takes over entries that have been pending too long with any consumer (a crashed worker's).
+    private func reclaim() async throws(RedisError) -> [StreamEntry] {
+        let result = try await redis.autoClaim(
+            stream, group: settings.group, consumer: consumer,
+            minIdleMilliseconds: settings.claimMinIdleMilliseconds, count: settings.batchSize
+        )
+        if !result.deletedIds.isEmpty {
+            logger.critical("pending entries were deleted from the stream before processing: events lost", metadata: ["ids": "\(result.deletedIds)"])
+        }
+        if !result.entries.isEmpty {
+            logger.warning("reclaimed idle entries", metadata: ["entries": "\(result.entries.count)"])
+        }
+        return result.entries
+    }
+
+    /// Decodes, writes in one statement, then acknowledges. Throws (without acknowledging) when
+    /// PostgreSQL or Redis is unavailable.
+    func process(_ entries: [StreamEntry]) async throws {
+        var events: [EmailEvent] = []
+        var ids: [String] = []
+        events.reserveCapacity(entries.count)
+        for entry in entries {
+            do {
+                events.append(try StreamEntryCodec.decode(entry.fields))
+                ids.append(entry.id)
+            } catch {
+                try await deadLetter(entry, error: "\(error)")
+                try await redis.ack(stream, group: settings.group, ids: [entry.id])
+            }
+        }
+        do {
+            let result = try await store.write(events)
+            logger.debug("batch committed", metadata: ["first": "\(ids.first ?? "")", "stored": "\(result.stored)", "duplicates": "\(result.duplicates)"])
+        } catch {
+            // (`catch where` on a typed throw crashes the 6.3 compiler: test the code inside.)
+            guard error.code == .rejected else { throw error }
+            try await isolate(events, ids: ids, entries: entries)
+        }
+        try await redis.ack(stream, group: settings.group, ids: ids)
+    }
+
+    /// PostgreSQL refused the batch for its data: write event by event so one bad event does
+    /// not hold back its neighbours, and dead-letter the ones refused on their own.
+    private func isolate(_ events: [EmailEvent], ids: [String], entries: [StreamEntry]) async throws {
+        let byId = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for (event, id) in zip(events, ids) {
+            do {
+                _ = try await store.write([event])
+            } catch {
+                guard error.code == .rejected else { throw error }
+                if let entry = byId[id] { try await deadLetter(entry, error: "\(error)") }
+            }
+        }
+    }
+
+    private func deadLetter(_ entry: StreamEntry, error: String) async throws(RedisError) {
+        logger.error("entry dead-lettered", metadata: ["id": "\(entry.id)", "error": "\(error)"])
+        var fields: [(String, [UInt8])] = entry.fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        fields.append(("dead_error", Array(error.utf8)))
+        fields.append(("dead_original_id", Array(entry.id.utf8)))
+        fields.append(("dead_consumer", Array(consumer.utf8)))
+        _ = try await redis.xadd(deadLetterStream, fields)
+    }
+
+    private func pause(_ duration: Duration) async {
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+    }
+
+    static func defaultConsumerName() -> String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}

@@ -1,0 +1,48 @@
+import EventStore
+import Logging
+import PostgresNIO
+import PostwireConfig
+import RedisStreams
+import ServiceLifecycle
+import UnixSignals
+
+/// Assembles a worker process: the PostgreSQL client (a service that must run first and stop
+/// last) and the consumer loop. The executable and the integration tests build the same group.
+public enum Worker {
+    public static func buildServiceGroup(
+        configuration: PostwireConfiguration,
+        secrets: Secrets,
+        logger: Logger
+    ) -> (ServiceGroup, EventWorker) {
+        let postgres = PostgresClient(
+            configuration: configuration.postgres.clientConfiguration(password: secrets.postgresPassword),
+            backgroundLogger: logger
+        )
+        // A blocking XREADGROUP holds its connection, so the worker has one of its own.
+        let redis = RedisClient(
+            configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword, connections: 1),
+            logger: logger
+        )
+        let worker = EventWorker(
+            redis: redis,
+            store: EventStore(client: postgres, logger: logger),
+            settings: configuration.worker,
+            stream: configuration.redis.stream,
+            deadLetterStream: configuration.redis.deadLetterStream,
+            logger: logger
+        )
+        // ServiceGroup shuts down in reverse order: the worker finishes its batch while PostgreSQL
+        // is still there; when the worker returns, the group ends.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: postgres),
+                    .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        return (group, worker)
+    }
+}
