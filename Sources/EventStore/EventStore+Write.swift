@@ -8,6 +8,11 @@ public struct BatchWriteResult: Sendable, Equatable {
     public var stored: Int
     /// Events whose key was already stored (ESP retry, redelivery, replay): counted before.
     public var duplicates: Int
+
+    public init(stored: Int, duplicates: Int) {
+        self.stored = stored
+        self.duplicates = duplicates
+    }
 }
 
 extension EventStore {

@@ -12,8 +12,8 @@ public struct SendGridProvider: WebhookProvider {
     public var provider: Provider { .sendgrid }
     public var defaultReplayWindow: Int { 0 }
 
-    static let signatureHeader = "x-twilio-email-event-webhook-signature"
-    static let timestampHeader = "x-twilio-email-event-webhook-timestamp"
+    public static let signatureHeader = "x-twilio-email-event-webhook-signature"
+    public static let timestampHeader = "x-twilio-email-event-webhook-timestamp"
 
     public init() {}
 

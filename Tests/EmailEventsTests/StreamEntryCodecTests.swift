@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+@testable import EmailEvents
+
+@Suite struct StreamEntryCodecTests {
+    static func fullEvent() -> EmailEvent {
+        var event = EmailEvent(
+            provider: .mailgun, source: "eu", type: .bounced, espEvent: "failed", eventKey: "abc:1700000000123456",
+            occurredAt: Date(unixMicroseconds: 1_700_000_000_123_456), receivedAt: Date(unixMicroseconds: 1_700_000_001_000_001),
+            raw: Array(#"{"event":"failed","note":"Jos\u00e9 \/ \"quoted\""}"#.utf8)
+        )
+        event.deliveryId = "token-1"
+        event.messageId = "20231114.abc@mg.example.com"
+        event.rfcMessageId = "20231114.abc@mg.example.com"
+        event.setRecipient("Alice <Alice@Example.COM>")
+        event.setSender("bounces@MG.example.com")
+        event.bounceClass = .hard
+        event.rejectReason = .bounced
+        event.smtpCode = 550
+        event.enhancedStatus = "5.1.1"
+        event.mtaResponse = "550 5.1.1 no such user"
+        event.description = "mailbox does not exist"
+        event.tags = ["newsletter", "spring"]
+        event.metadata = ["campaign": "spring-sale", "nested": #"{"a":1}"#]
+        event.campaign = "spring-sale"
+        event.clickURL = "https://example.com/?a=1&b=2"
+        event.userAgent = "Mozilla/5.0"
+        event.ip = "203.0.113.7"
+        event.isFirst = true
+        event.isMachineOpen = false
+        return event
+    }
+
+    @Test func roundTripKeepsEveryField() throws {
+        let event = Self.fullEvent()
+        let fields = Dictionary(uniqueKeysWithValues: StreamEntryCodec.encode(event))
+        #expect(try StreamEntryCodec.decode(fields) == event)
+    }
+
+    @Test func rawTravelsInItsOwnFieldByteExact() {
+        let event = Self.fullEvent()
+        let fields = Dictionary(uniqueKeysWithValues: StreamEntryCodec.encode(event))
+        #expect(fields["r"] == event.raw)
+        #expect(fields["v"] == Array("1".utf8))
+        #expect(fields["p"] == Array("mailgun".utf8))
+        #expect(fields["k"] == Array("abc:1700000000123456".utf8))
+        #expect(String(decoding: fields["e"]!, as: UTF8.self).contains("Jos") == false)
+    }
+
+    @Test func refusesUnknownVersionAndMissingFields() {
+        var fields = Dictionary(uniqueKeysWithValues: StreamEntryCodec.encode(Self.fullEvent()))
+        fields["v"] = Array("2".utf8)
+        #expect(throws: StreamEntryCodec.DecodingError.unsupportedVersion("2")) { try StreamEntryCodec.decode(fields) }
+        fields["v"] = Array("1".utf8)
+        fields["e"] = nil
+        #expect(throws: StreamEntryCodec.DecodingError.missingField("e")) { try StreamEntryCodec.decode(fields) }
+    }
+
+    @Test func garbageEventJSONIsATypedError() {
+        var fields = Dictionary(uniqueKeysWithValues: StreamEntryCodec.encode(Self.fullEvent()))
+        fields["e"] = Array("{not json".utf8)
+        #expect(throws: StreamEntryCodec.DecodingError.self) { try StreamEntryCodec.decode(fields) }
+    }
+}
+
+@Suite struct AddressTests {
+    @Test(arguments: [
+        ("Alice@Example.COM", "alice@example.com", "example.com"),
+        ("\"Dave Example\" <Dave@Example.net>", "dave@example.net", "example.net"),
+        ("  bob@x.org ", "bob@x.org", "x.org"),
+        ("no-at-sign", "no-at-sign", nil),
+    ] as [(String, String, String?)])
+    func recipientIsLowerCasedWithItsDomain(input: String, address: String, domain: String?) {
+        var event = StreamEntryCodecTests.fullEvent()
+        event.setRecipient(input)
+        #expect(event.recipient == address)
+        #expect(event.recipientDomain == domain)
+    }
+
+    @Test func emptyAddressIsNil() {
+        var event = StreamEntryCodecTests.fullEvent()
+        event.setSender("  ")
+        #expect(event.sender == nil)
+        #expect(event.senderDomain == nil)
+    }
+
+    @Test func microsecondsRoundTripExactly() {
+        for micros: Int64 in [0, 1, 1_700_000_060_000_001, 1_700_000_005_250_001, -5] {
+            #expect(Date(unixMicroseconds: micros).unixMicroseconds == micros)
+        }
+        #expect(Date(unixSeconds: 1_700_000_005.250001).unixMicroseconds == 1_700_000_005_250_001)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import RedisStreams
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process started with an empty signal mask. Foundation's `Process` passes on the test
+/// runner's blocked signals, so a child would never see SIGTERM; `posix_spawn` with
+/// `POSIX_SPAWN_SETSIGMASK` gives it the mask a process normally starts with.
+final class ChildProcess: Sendable {
+    let pid: pid_t
+
+    private init(pid: pid_t) { self.pid = pid }
+
+    static func spawn(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ChildProcess {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            env.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, path, nil, &attributes, argv, env)
+        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EINVAL) }
+        return ChildProcess(pid: pid)
+    }
+
+    func signal(_ signal: Int32) {
+        kill(pid, signal)
+    }
+
+    /// The exit status, or `nil` while it runs.
+    func poll() -> (exited: Bool, code: Int32, signal: Int32)? {
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        let signal = status & 0x7f
+        return signal == 0 ? (true, (status >> 8) & 0xff, 0) : (false, 0, signal)
+    }
+
+    /// Waits (without blocking a thread) until the process ends.
+    func wait(timeout: Duration = .seconds(30)) async throws -> (exited: Bool, code: Int32, signal: Int32) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let result = poll() { return result }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        signal(SIGKILL)
+        throw CancellationError()
+    }
+}
+
+/// A throwaway redis-server (no persistence) for tests that stop and start Redis.
+final class RedisServerProcess: Sendable {
+    let child: ChildProcess
+
+    private init(child: ChildProcess) { self.child = child }
+
+    static func start(port: Int) async throws -> RedisServerProcess {
+        let child = try ChildProcess.spawn("/usr/bin/redis-server", ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"])
+        let probe = TestEnvironment.redis(port: port)
+        defer { Task { await probe.close() } }
+        try await TestEnvironment.eventually(timeout: .seconds(10), "redis-server on port \(port)") {
+            (try? await probe.ping()) != nil
+        }
+        return RedisServerProcess(child: child)
+    }
+
+    func stop() async {
+        child.signal(SIGKILL)
+        _ = try? await child.wait()
+    }
+}

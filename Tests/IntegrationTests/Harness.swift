@@ -1,0 +1,118 @@
+import EmailEvents
+import EventStore
+import Foundation
+import Hummingbird
+import IngressApp
+import Logging
+import PostgresNIO
+import PostwireConfig
+import RedisStreams
+import ServiceLifecycle
+import WorkerApp
+
+/// Runs the real ingress and workers inside the test process, against the real servers.
+enum Harness {
+    /// An ingress on a free port for the duration of `body`, which gets its base URL.
+    static func withIngress<T: Sendable>(
+        _ configuration: PostwireConfiguration,
+        environment: [String: String],
+        _ body: @Sendable (String) async throws -> T
+    ) async throws -> T {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = try Ingress.buildApplication(
+            configuration: configuration, secrets: Secrets(environment: environment), logger: TestEnvironment.logger,
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }
+        )
+        return try await run(app, until: ports) { port in try await body("http://127.0.0.1:\(port)") }
+    }
+
+    private static func run<T: Sendable>(
+        _ app: some ApplicationProtocol,
+        until ports: AsyncStream<Int>,
+        _ body: @Sendable (Int) async throws -> T
+    ) async throws -> T {
+        let group = ServiceGroup(services: [app], logger: TestEnvironment.logger)
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            do {
+                let result = try await body(port)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    /// One worker (its own PostgreSQL and Redis clients) for the duration of `body`; shut down
+    /// gracefully afterwards.
+    static func withWorker<T: Sendable>(
+        _ configuration: PostwireConfiguration,
+        consumer: String,
+        _ body: @Sendable () async throws -> T
+    ) async throws -> T {
+        let postgres = PostgresClient(
+            configuration: TestEnvironment.postgresConfiguration(database: configuration.postgres.database),
+            backgroundLogger: TestEnvironment.logger
+        )
+        let redis = RedisClient(configuration: configuration.redis.clientConfiguration(password: nil, connections: 1), logger: TestEnvironment.logger)
+        var settings = configuration.worker
+        settings.consumer = consumer
+        let worker = EventWorker(
+            redis: redis, store: EventStore(client: postgres, logger: TestEnvironment.logger), settings: settings,
+            stream: configuration.redis.stream, deadLetterStream: configuration.redis.deadLetterStream, logger: TestEnvironment.logger
+        )
+        let group = ServiceGroup(services: [postgres, worker], logger: TestEnvironment.logger)
+        defer { Task { await redis.close() } }
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            do {
+                let result = try await body()
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    /// The consumer group's pending count and lag (entries not yet delivered), from XINFO GROUPS.
+    static func groupBacklog(_ redis: RedisClient, stream: String, group: String) async throws -> (pending: Int64, lag: Int64)? {
+        let reply = try await redis.send(RedisCommand("XINFO", ["GROUPS", RESPArgument(stream)]))
+        for item in reply.array ?? [] {
+            let flat = item.array ?? []
+            var fields: [String: RESPValue] = [:]
+            var index = 0
+            while index + 1 < flat.count {
+                if let key = flat[index].string { fields[key] = flat[index + 1] }
+                index += 2
+            }
+            if fields["name"]?.string == group {
+                return (fields["pending"]?.integer ?? -1, fields["lag"]?.integer ?? -1)
+            }
+        }
+        return nil
+    }
+
+    /// Waits until every entry of the stream was delivered to the group and acknowledged.
+    static func waitUntilDrained(_ redis: RedisClient, _ configuration: PostwireConfiguration, timeout: Duration = .seconds(30)) async throws {
+        try await TestEnvironment.eventually(timeout: timeout, "stream \(configuration.redis.stream) drained") {
+            guard let backlog = try await groupBacklog(redis, stream: configuration.redis.stream, group: configuration.worker.group) else { return false }
+            return backlog.pending == 0 && backlog.lag == 0
+        }
+    }
+}
