@@ -116,6 +116,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Measurements (not tests): see Benchmarks/.
+        .executableTarget(
+            name: "XAddRoundTrip",
+            dependencies: ["CHiredis", "RedisStreams", .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Benchmarks/XAddRoundTrip",
+            swiftSettings: swiftSettings
+        ),
+
         // Unit tests: no servers.
         .testTarget(name: "EmailEventsTests", dependencies: ["EmailEvents"], swiftSettings: swiftSettings),
         .testTarget(
