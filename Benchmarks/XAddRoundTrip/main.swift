@@ -34,7 +34,9 @@ func nioConcurrent(_ callers: Int) async throws -> Double {
     try await rate(40_000) {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<callers {
-                group.addTask { for _ in 0..<(400 / callers) { _ = try await nio.xaddAtomically(stream, Array(repeating: fields, count: 100)) } }
+                group.addTask {
+                    for _ in 0..<(400 / callers) { _ = try await nio.xaddAtomically(stream, Array(repeating: fields, count: 100)) }
+                }
             }
             try await group.waitForAll()
         }
@@ -99,7 +101,9 @@ func blockingConcurrent(_ callers: Int) async throws -> Double {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for caller in 0..<callers {
                 group.addTask {
-                    for _ in 0..<(400 / callers) { try await pool.runIfActive { connections[caller % 4].lock.withLock { connections[caller % 4].run(batch) } } }
+                    for _ in 0..<(400 / callers) {
+                        try await pool.runIfActive { connections[caller % 4].lock.withLock { connections[caller % 4].run(batch) } }
+                    }
                 }
             }
             try await group.waitForAll()
@@ -119,5 +123,7 @@ print("XADD events/s, 200-byte entries, Redis on 127.0.0.1:\(port)")
 print("shape                                   NIO+hiredis reader   blocking hiredis on NIOThreadPool")
 print("sequential, one XADD per round trip     \(format(nioSequential))            \(format(blockingSequential))")
 print("MULTI/EXEC of 100, awaited one by one   \(format(nioBatch))            \(format(blockingBatch))")
-print("4 concurrent MULTI/EXEC of 100          \(format(nio4))            \(format(blocking4))  (1 shared connection vs 4 connections + 4 threads)")
+print(
+    "4 concurrent MULTI/EXEC of 100          \(format(nio4))            \(format(blocking4))  (1 shared connection vs 4 connections + 4 threads)"
+)
 print("16 concurrent MULTI/EXEC of 100         \(format(nio16))            \(format(blocking16))")

@@ -12,7 +12,10 @@ public struct HourlyCount: Sendable, Hashable {
     public var campaign: String
     public var count: Int64
 
-    public init(hour: Date, provider: String, source: String, eventType: String, senderDomain: String, recipientDomain: String, campaign: String, count: Int64) {
+    public init(
+        hour: Date, provider: String, source: String, eventType: String, senderDomain: String, recipientDomain: String, campaign: String,
+        count: Int64
+    ) {
         self.hour = hour
         self.provider = provider
         self.source = source
@@ -40,7 +43,10 @@ extension EventStore {
             for try await (hour, provider, source, type, senderDomain, recipientDomain, campaign, count) in rows.decode(
                 (Date, String, String, String, String, String, String, Int64).self)
             {
-                result.append(HourlyCount(hour: hour, provider: provider, source: source, eventType: type, senderDomain: senderDomain, recipientDomain: recipientDomain, campaign: campaign, count: count))
+                result.append(
+                    HourlyCount(
+                        hour: hour, provider: provider, source: source, eventType: type, senderDomain: senderDomain,
+                        recipientDomain: recipientDomain, campaign: campaign, count: count))
             }
             return result
         } catch {

@@ -79,7 +79,8 @@ public struct EventStore: Sendable {
     /// The schema version the database is at (0 before the first migration).
     public func schemaVersion() async throws(EventStoreError) -> Int {
         do {
-            let exists = try await client.query("SELECT to_regclass('postwire_migrations') IS NOT NULL", logger: logger)
+            let exists =
+                try await client.query("SELECT to_regclass('postwire_migrations') IS NOT NULL", logger: logger)
                 .decode(Bool.self).first { _ in true } ?? false
             guard exists else { return 0 }
             return try await client.query("SELECT coalesce(max(version), 0) FROM postwire_migrations", logger: logger)

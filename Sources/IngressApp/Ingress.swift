@@ -21,7 +21,8 @@ public enum Ingress {
             quarantineStream: configuration.redis.quarantineStream,
             guardPrefix: configuration.redis.replayGuardPrefix
         )
-        return buildApplication(configuration: configuration, registry: registry, sink: sink, logger: logger, onServerRunning: onServerRunning)
+        return buildApplication(
+            configuration: configuration, registry: registry, sink: sink, logger: logger, onServerRunning: onServerRunning)
     }
 
     public static func buildApplication(
@@ -50,7 +51,8 @@ public enum Ingress {
         ).add(to: router)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.ingress.host, port: configuration.ingress.port), serverName: "postwire-ingress"),
+            configuration: .init(
+                address: .hostname(configuration.ingress.host, port: configuration.ingress.port), serverName: "postwire-ingress"),
             onServerRunning: onServerRunning,
             logger: logger
         )

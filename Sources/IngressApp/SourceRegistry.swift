@@ -24,10 +24,11 @@ public struct SourceRegistry: Sendable {
             let keys = secrets.sourceSecrets(source)
             let open = source.allowUnauthenticated ?? false
             guard !keys.isEmpty || open else {
-                throw ConfigurationError(message: """
-                    source \(source.provider)/\(source.name) has no credentials: set \(source.secretVariable) \
-                    (or mark the source allowUnauthenticated, for local development only)
-                    """)
+                throw ConfigurationError(
+                    message: """
+                        source \(source.provider)/\(source.name) has no credentials: set \(source.secretVariable) \
+                        (or mark the source allowUnauthenticated, for local development only)
+                        """)
             }
             let key = Self.key(source.provider, source.name)
             guard entries[key] == nil else {

@@ -126,6 +126,7 @@ struct WebhookRoutes: Sendable {
         logger.error("event stream unavailable", metadata: ["error": "\(error)"])
         var headers = HTTPFields()
         headers[.retryAfter] = String(retryAfterSeconds)
-        return JSONResponse.error(.serviceUnavailable, code: "unavailable", message: "the event stream is unavailable; retry later", headers: headers)
+        return JSONResponse.error(
+            .serviceUnavailable, code: "unavailable", message: "the event stream is unavailable; retry later", headers: headers)
     }
 }

@@ -13,9 +13,12 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, secrets, logger) = Bootstrap.start(label: "postwire.migrate", configFile: options.config)
+        // The client may log that a lease waits for `run()` to start: true, and not worth a warning here.
+        var background = logger
+        background.logLevel = .error
         let client = PostgresClient(
             configuration: configuration.postgres.clientConfiguration(password: secrets.postgresPassword),
-            backgroundLogger: logger
+            backgroundLogger: background
         )
         let store = EventStore(client: client, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -23,9 +26,10 @@ struct Migrate: AsyncParsableCommand {
             defer { group.cancelAll() }
             let applied = try await store.migrate()
             let version = try await store.schemaVersion()
-            print(applied.isEmpty
-                ? "schema is up to date (version \(version))"
-                : "applied migration(s) \(applied.map(String.init).joined(separator: ", ")); schema is at version \(version)")
+            print(
+                applied.isEmpty
+                    ? "schema is up to date (version \(version))"
+                    : "applied migration(s) \(applied.map(String.init).joined(separator: ", ")); schema is at version \(version)")
         }
     }
 }

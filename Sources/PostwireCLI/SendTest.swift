@@ -6,7 +6,7 @@ import PostwireConfig
 import Providers
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 struct SendTest: AsyncParsableCommand {

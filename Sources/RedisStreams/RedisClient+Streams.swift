@@ -77,9 +77,10 @@ extension RedisClient {
     @discardableResult
     public func createGroup(_ stream: String, group: String, startId: String = "0") async throws(RedisError) -> Bool {
         do {
-            _ = try await send(RedisCommand("XGROUP", ["CREATE", RESPArgument(stream), RESPArgument(group), RESPArgument(startId), "MKSTREAM"]))
+            _ = try await send(
+                RedisCommand("XGROUP", ["CREATE", RESPArgument(stream), RESPArgument(group), RESPArgument(startId), "MKSTREAM"]))
             return true
-        } catch where error.serverErrorPrefix == "BUSYGROUP" {
+        } catch  where error.serverErrorPrefix == "BUSYGROUP" {
             return false
         }
     }
@@ -93,10 +94,12 @@ extension RedisClient {
         blockMilliseconds: Int,
         id: String = ">"
     ) async throws(RedisError) -> [StreamEntry] {
-        let command = RedisCommand("XREADGROUP", [
-            "GROUP", RESPArgument(group), RESPArgument(consumer), "COUNT", RESPArgument(count),
-            "BLOCK", RESPArgument(blockMilliseconds), "STREAMS", RESPArgument(stream), RESPArgument(id),
-        ])
+        let command = RedisCommand(
+            "XREADGROUP",
+            [
+                "GROUP", RESPArgument(group), RESPArgument(consumer), "COUNT", RESPArgument(count),
+                "BLOCK", RESPArgument(blockMilliseconds), "STREAMS", RESPArgument(stream), RESPArgument(id),
+            ])
         // The reply may take the whole block time: allow for it on top of the command timeout.
         let timeout = configuration.commandTimeout + .milliseconds(Int64(blockMilliseconds))
         let reply = try await send(command, timeout: timeout)
@@ -129,10 +132,13 @@ extension RedisClient {
         start: String = "0-0",
         count: Int
     ) async throws(RedisError) -> AutoClaimResult {
-        let reply = try await send(RedisCommand("XAUTOCLAIM", [
-            RESPArgument(stream), RESPArgument(group), RESPArgument(consumer),
-            RESPArgument(minIdleMilliseconds), RESPArgument(start), "COUNT", RESPArgument(count),
-        ]))
+        let reply = try await send(
+            RedisCommand(
+                "XAUTOCLAIM",
+                [
+                    RESPArgument(stream), RESPArgument(group), RESPArgument(consumer),
+                    RESPArgument(minIdleMilliseconds), RESPArgument(start), "COUNT", RESPArgument(count),
+                ]))
         guard let parts = reply.array, parts.count >= 2, let next = parts[0].string, let list = parts[1].array else {
             throw RedisError(.protocolError, "XAUTOCLAIM answered \(reply)")
         }
@@ -169,7 +175,9 @@ extension RedisClient {
         count: Int,
         consumer: String? = nil
     ) async throws(RedisError) -> [PendingEntry] {
-        var arguments: [RESPArgument] = [RESPArgument(stream), RESPArgument(group), RESPArgument(start), RESPArgument(end), RESPArgument(count)]
+        var arguments: [RESPArgument] = [
+            RESPArgument(stream), RESPArgument(group), RESPArgument(start), RESPArgument(end), RESPArgument(count),
+        ]
         if let consumer { arguments.append(RESPArgument(consumer)) }
         let reply = try await send(RedisCommand("XPENDING", arguments))
         guard let list = reply.array else { throw RedisError(.protocolError, "XPENDING answered \(reply)") }
@@ -186,7 +194,8 @@ extension RedisClient {
     }
 
     public func xrange(_ stream: String, start: String = "-", end: String = "+", count: Int) async throws(RedisError) -> [StreamEntry] {
-        let reply = try await send(RedisCommand("XRANGE", [RESPArgument(stream), RESPArgument(start), RESPArgument(end), "COUNT", RESPArgument(count)]))
+        let reply = try await send(
+            RedisCommand("XRANGE", [RESPArgument(stream), RESPArgument(start), RESPArgument(end), "COUNT", RESPArgument(count)]))
         guard let list = reply.array else { throw RedisError(.protocolError, "XRANGE answered \(reply)") }
         return try list.map { item throws(RedisError) in try StreamEntry(reply: item) }
     }

@@ -37,7 +37,8 @@ public final class RedisConnection: Sendable {
         let connection = RedisConnection(channel: channel, commandTimeout: configuration.commandTimeout)
         var setup: [RedisCommand] = []
         if let password = configuration.password {
-            setup.append(RedisCommand("AUTH", configuration.username.map { [RESPArgument($0), RESPArgument(password)] } ?? [RESPArgument(password)]))
+            setup.append(
+                RedisCommand("AUTH", configuration.username.map { [RESPArgument($0), RESPArgument(password)] } ?? [RESPArgument(password)]))
         }
         if configuration.database != 0 {
             setup.append(RedisCommand("SELECT", [RESPArgument(configuration.database)]))

@@ -62,7 +62,8 @@ public struct EventWorker: Service {
                 backoff.reset()
             } catch {
                 let wait = backoff.next()
-                logger.error("batch not processed; retrying", metadata: ["error": "\(error)", "entries": "\(held.count)", "retryIn": "\(wait)"])
+                logger.error(
+                    "batch not processed; retrying", metadata: ["error": "\(error)", "entries": "\(held.count)", "retryIn": "\(wait)"])
                 await pause(wait)
             }
         }
@@ -77,7 +78,8 @@ public struct EventWorker: Service {
                 try await redis.createGroup(stream, group: settings.group)
                 let version = try await store.schemaVersion()
                 guard version >= EventStore.latestVersion else {
-                    logger.error("database schema is at version \(version), this worker needs \(EventStore.latestVersion): run `postwire migrate`")
+                    logger.error(
+                        "database schema is at version \(version), this worker needs \(EventStore.latestVersion): run `postwire migrate`")
                     await pause(.seconds(5))
                     continue
                 }
@@ -99,7 +101,8 @@ public struct EventWorker: Service {
             minIdleMilliseconds: settings.claimMinIdleMilliseconds, count: settings.batchSize
         )
         if !result.deletedIds.isEmpty {
-            logger.critical("pending entries were deleted from the stream before processing: events lost", metadata: ["ids": "\(result.deletedIds)"])
+            logger.critical(
+                "pending entries were deleted from the stream before processing: events lost", metadata: ["ids": "\(result.deletedIds)"])
         }
         if !result.entries.isEmpty {
             logger.warning("reclaimed idle entries", metadata: ["entries": "\(result.entries.count)"])
@@ -124,7 +127,9 @@ public struct EventWorker: Service {
         }
         do {
             let result = try await store.write(events)
-            logger.debug("batch committed", metadata: ["first": "\(ids.first ?? "")", "stored": "\(result.stored)", "duplicates": "\(result.duplicates)"])
+            logger.debug(
+                "batch committed",
+                metadata: ["first": "\(ids.first ?? "")", "stored": "\(result.stored)", "duplicates": "\(result.duplicates)"])
         } catch {
             // (`catch where` on a typed throw crashes the 6.3 compiler: test the code inside.)
             guard error.code == .rejected else { throw error }

@@ -65,12 +65,13 @@ import Testing
 }
 
 @Suite struct AddressTests {
-    @Test(arguments: [
-        ("Alice@Example.COM", "alice@example.com", "example.com"),
-        ("\"Dave Example\" <Dave@Example.net>", "dave@example.net", "example.net"),
-        ("  bob@x.org ", "bob@x.org", "x.org"),
-        ("no-at-sign", "no-at-sign", nil),
-    ] as [(String, String, String?)])
+    @Test(
+        arguments: [
+            ("Alice@Example.COM", "alice@example.com", "example.com"),
+            ("\"Dave Example\" <Dave@Example.net>", "dave@example.net", "example.net"),
+            ("  bob@x.org ", "bob@x.org", "x.org"),
+            ("no-at-sign", "no-at-sign", nil),
+        ] as [(String, String, String?)])
     func recipientIsLowerCasedWithItsDomain(input: String, address: String, domain: String?) {
         var event = StreamEntryCodecTests.fullEvent()
         event.setRecipient(input)

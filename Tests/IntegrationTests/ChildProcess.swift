@@ -2,7 +2,7 @@ import Foundation
 import RedisStreams
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process started with an empty signal mask. Foundation's `Process` passes on the test
@@ -69,7 +69,9 @@ final class RedisServerProcess: Sendable {
     private init(child: ChildProcess) { self.child = child }
 
     static func start(port: Int) async throws -> RedisServerProcess {
-        let child = try ChildProcess.spawn("/usr/bin/redis-server", ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"])
+        let child = try ChildProcess.spawn(
+            "/usr/bin/redis-server",
+            ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"])
         let probe = TestEnvironment.redis(port: port)
         defer { Task { await probe.close() } }
         try await TestEnvironment.eventually(timeout: .seconds(10), "redis-server on port \(port)") {

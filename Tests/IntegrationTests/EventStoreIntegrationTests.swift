@@ -43,11 +43,18 @@ import Testing
 
             let counts = try await store.hourlyCounts()
             let hour0 = Date(timeIntervalSince1970: 1_699_999_200)  // 1_700_000_000 floored to the hour
-            #expect(counts == [
-                HourlyCount(hour: hour0, provider: "sendgrid", source: "default", eventType: "delivered", senderDomain: "", recipientDomain: "example.com", campaign: "c1", count: 2),
-                HourlyCount(hour: hour0, provider: "sendgrid", source: "default", eventType: "opened", senderDomain: "", recipientDomain: "example.com", campaign: "c1", count: 1),
-                HourlyCount(hour: hour0 + 3600, provider: "sendgrid", source: "default", eventType: "delivered", senderDomain: "", recipientDomain: "corp.test", campaign: "c1", count: 1),
-            ])
+            #expect(
+                counts == [
+                    HourlyCount(
+                        hour: hour0, provider: "sendgrid", source: "default", eventType: "delivered", senderDomain: "",
+                        recipientDomain: "example.com", campaign: "c1", count: 2),
+                    HourlyCount(
+                        hour: hour0, provider: "sendgrid", source: "default", eventType: "opened", senderDomain: "",
+                        recipientDomain: "example.com", campaign: "c1", count: 1),
+                    HourlyCount(
+                        hour: hour0 + 3600, provider: "sendgrid", source: "default", eventType: "delivered", senderDomain: "",
+                        recipientDomain: "corp.test", campaign: "c1", count: 1),
+                ])
         }
     }
 
@@ -59,7 +66,9 @@ import Testing
                 logger: TestEnvironment.logger
             )
             var seen = 0
-            for try await (recipient, domain, code, machine, first, tags, raw, occurred, sender) in rows.decode((String, String, Int, Bool, Bool?, String, String, Date, String?).self) {
+            for try await (recipient, domain, code, machine, first, tags, raw, occurred, sender) in rows.decode(
+                (String, String, Int, Bool, Bool?, String, String, Date, String?).self)
+            {
                 #expect(recipient == "someone@example.com")
                 #expect(domain == "example.com")
                 #expect(code == 250)

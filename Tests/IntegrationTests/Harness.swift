@@ -63,7 +63,8 @@ enum Harness {
             configuration: TestEnvironment.postgresConfiguration(database: configuration.postgres.database),
             backgroundLogger: TestEnvironment.logger
         )
-        let redis = RedisClient(configuration: configuration.redis.clientConfiguration(password: nil, connections: 1), logger: TestEnvironment.logger)
+        let redis = RedisClient(
+            configuration: configuration.redis.clientConfiguration(password: nil, connections: 1), logger: TestEnvironment.logger)
         var settings = configuration.worker
         settings.consumer = consumer
         let worker = EventWorker(
@@ -109,9 +110,13 @@ enum Harness {
     }
 
     /// Waits until every entry of the stream was delivered to the group and acknowledged.
-    static func waitUntilDrained(_ redis: RedisClient, _ configuration: PostwireConfiguration, timeout: Duration = .seconds(30)) async throws {
+    static func waitUntilDrained(
+        _ redis: RedisClient, _ configuration: PostwireConfiguration, timeout: Duration = .seconds(30)
+    ) async throws {
         try await TestEnvironment.eventually(timeout: timeout, "stream \(configuration.redis.stream) drained") {
-            guard let backlog = try await groupBacklog(redis, stream: configuration.redis.stream, group: configuration.worker.group) else { return false }
+            guard let backlog = try await groupBacklog(redis, stream: configuration.redis.stream, group: configuration.worker.group) else {
+                return false
+            }
             return backlog.pending == 0 && backlog.lag == 0
         }
     }

@@ -40,7 +40,10 @@ import Testing
                 ("forged mailgun", "/webhooks/mailgun", forgedMailgun.headers, forgedMailgun.body, 406, "bad_signature"),
                 ("stale mailgun", "/webhooks/mailgun", staleMailgun.headers, staleMailgun.body, 406, "stale_timestamp"),
                 ("unreadable mailgun", "/webhooks/mailgun", ["content-type": "application/json"], Array("{oops".utf8), 406, "unreadable"),
-                ("mailgun as form", "/webhooks/mailgun", ["content-type": "application/x-www-form-urlencoded"], mailgun.body, 415, "unsupported_media_type"),
+                (
+                    "mailgun as form", "/webhooks/mailgun", ["content-type": "application/x-www-form-urlencoded"], mailgun.body, 415,
+                    "unsupported_media_type"
+                ),
                 ("forged sendgrid", "/webhooks/sendgrid", forgedSendgrid.headers, forgedSendgrid.body, 403, "bad_signature"),
                 ("unsigned sendgrid", "/webhooks/sendgrid", unsigned, sendgrid.body, 401, "missing_credentials"),
                 ("altered sendgrid", "/webhooks/sendgrid", sendgrid.headers, sendgrid.body + Array(" ".utf8), 403, "bad_signature"),
@@ -82,11 +85,13 @@ import Testing
             let body = #"{"not":"an array"}"#
             let timestamp = String(Int(Date().timeIntervalSince1970))
             let signature = try Self.sendgridKey.signature(for: Data((timestamp + body).utf8)).derRepresentation.base64EncodedString()
-            let reply = try await HTTP.request(url + "/webhooks/sendgrid", headers: [
-                "content-type": "application/json",
-                SendGridProvider.signatureHeader: signature,
-                SendGridProvider.timestampHeader: timestamp,
-            ], body: Array(body.utf8))
+            let reply = try await HTTP.request(
+                url + "/webhooks/sendgrid",
+                headers: [
+                    "content-type": "application/json",
+                    SendGridProvider.signatureHeader: signature,
+                    SendGridProvider.timestampHeader: timestamp,
+                ], body: Array(body.utf8))
             #expect(reply.status == 422)
             #expect(reply.body.contains("quarantine"))
             #expect(try await redis.xlen(configuration.redis.stream) == 0)

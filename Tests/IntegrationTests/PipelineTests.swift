@@ -121,7 +121,8 @@ import Testing
                     // the SendGrid batch is accepted again and deduplicated by the worker.
                     let replayed = try await Self.postAll(url + "/webhooks/mailgun", mailgun)
                     #expect(replayed.allSatisfy { $0 == 406 })
-                    #expect(try await HTTP.request(url + "/webhooks/sendgrid", headers: sendgrid.headers, body: sendgrid.body).status == 200)
+                    #expect(
+                        try await HTTP.request(url + "/webhooks/sendgrid", headers: sendgrid.headers, body: sendgrid.body).status == 200)
                     // Mailgun retrying the same events with fresh signatures: accepted, counted once.
                     let resigned = mailgunSamples.map { SampleWebhooks.mailgun($0, signingKey: Self.mailgunKey, signedAt: Date()) }
                     #expect(try await Self.postAll(url + "/webhooks/mailgun/default", resigned).allSatisfy { $0 == 200 })

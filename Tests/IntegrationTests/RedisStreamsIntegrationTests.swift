@@ -11,7 +11,8 @@ import Testing
         #expect(try await redis.createGroup(stream, group: "g") == false)  // BUSYGROUP is fine
 
         let binary: [UInt8] = Array(0...255)
-        let ids = try await redis.xaddAtomically(stream, [[("n", Array("1".utf8)), ("bin", binary)], [("n", Array("2".utf8))], [("n", Array("3".utf8))]])
+        let ids = try await redis.xaddAtomically(
+            stream, [[("n", Array("1".utf8)), ("bin", binary)], [("n", Array("2".utf8))], [("n", Array("3".utf8))]])
         #expect(ids.count == 3)
         #expect(try await redis.xlen(stream) == 3)
 

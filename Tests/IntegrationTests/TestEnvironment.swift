@@ -7,7 +7,7 @@ import RedisStreams
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Where the real servers are. Scripts/test starts them and exports the ports; the defaults match it.
@@ -59,7 +59,8 @@ enum TestEnvironment {
     }
 
     static func postgresConfiguration(database: String) -> PostgresClient.Configuration {
-        PostgresClient.Configuration(host: "127.0.0.1", port: postgresPort, username: "postwire", password: postgresPassword, database: database, tls: .disable)
+        PostgresClient.Configuration(
+            host: "127.0.0.1", port: postgresPort, username: "postwire", password: postgresPassword, database: database, tls: .disable)
     }
 
     /// Runs `body` with a fresh, migrated database of its own, dropped afterwards.

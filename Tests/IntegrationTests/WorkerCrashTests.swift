@@ -13,7 +13,8 @@ import Testing
     static func events(_ count: Int, run: String) -> [EmailEvent] {
         (0..<count).map { i in
             var event = EmailEvent(
-                provider: .mailgun, source: "default", type: i % 2 == 0 ? .delivered : .opened, espEvent: i % 2 == 0 ? "delivered" : "opened",
+                provider: .mailgun, source: "default", type: i % 2 == 0 ? .delivered : .opened,
+                espEvent: i % 2 == 0 ? "delivered" : "opened",
                 eventKey: "\(run)-\(i)", occurredAt: Date(unixMicroseconds: 1_700_000_000_000_000 + Int64(i)),
                 receivedAt: Date(), raw: Array(#"{"i":\#(i)}"#.utf8)
             )
@@ -43,7 +44,8 @@ import Testing
             let configuration = TestEnvironment.configuration(database: database)
             let redis = TestEnvironment.redis()
             let run = TestEnvironment.unique("crash")
-            let sink = RedisEventSink(client: redis, stream: configuration.redis.stream, quarantineStream: configuration.redis.quarantineStream, guardPrefix: "x")
+            let sink = RedisEventSink(
+                client: redis, stream: configuration.redis.stream, quarantineStream: configuration.redis.quarantineStream, guardPrefix: "x")
             _ = try await sink.append(Self.events(100, run: run), replayNonce: nil, nonceTTL: 0)
 
             // Hold the rollup table so the victim's batch statement blocks after it has read the batch.
@@ -85,7 +87,8 @@ import Testing
         try await TestEnvironment.withDatabase { database, store in
             let configuration = TestEnvironment.configuration(database: database)
             let redis = TestEnvironment.redis()
-            let sink = RedisEventSink(client: redis, stream: configuration.redis.stream, quarantineStream: configuration.redis.quarantineStream, guardPrefix: "x")
+            let sink = RedisEventSink(
+                client: redis, stream: configuration.redis.stream, quarantineStream: configuration.redis.quarantineStream, guardPrefix: "x")
             _ = try await sink.append(Self.events(60, run: TestEnvironment.unique("term")), replayNonce: nil, nonceTTL: 0)
 
             let path = TestEnvironment.binDirectory.appendingPathComponent("postwire-worker").path
@@ -94,7 +97,8 @@ import Testing
                 try await lock.query("LOCK TABLE event_counts_hourly IN ACCESS EXCLUSIVE MODE", logger: TestEnvironment.logger)
                 let worker = try ChildProcess.spawn(path, [], environment: Self.workerEnvironment(configuration, consumer: "polite"))
                 try await TestEnvironment.eventually("the worker holds the batch") {
-                    (try? await redis.pendingSummary(configuration.redis.stream, group: configuration.worker.group))?.consumers["polite"] == 60
+                    (try? await redis.pendingSummary(configuration.redis.stream, group: configuration.worker.group))?.consumers["polite"]
+                        == 60
                 }
                 worker.signal(SIGTERM)  // asked to stop while its commit waits
                 try await Task.sleep(for: .milliseconds(300))

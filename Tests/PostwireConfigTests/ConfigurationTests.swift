@@ -26,11 +26,13 @@ import Testing
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("postwire-\(UUID()).json").path
         try Data(#"{"redis": {"port": 7000, "stream": "custom"}, "worker": {"batchSize": 50}}"#.utf8).write(to: URL(fileURLWithPath: file))
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let configuration = try ConfigurationLoader.load(file: file, environment: [
-            "POSTWIRE_REDIS_PORT": "7001",
-            "POSTWIRE_WORKER_CLAIM_MIN_IDLE_MILLISECONDS": "1234",
-            "POSTWIRE_SOURCES": #"[{"provider":"mailgun","name":"eu","replayWindowSeconds":60}]"#,
-        ])
+        let configuration = try ConfigurationLoader.load(
+            file: file,
+            environment: [
+                "POSTWIRE_REDIS_PORT": "7001",
+                "POSTWIRE_WORKER_CLAIM_MIN_IDLE_MILLISECONDS": "1234",
+                "POSTWIRE_SOURCES": #"[{"provider":"mailgun","name":"eu","replayWindowSeconds":60}]"#,
+            ])
         #expect(configuration.redis.port == 7001)
         #expect(configuration.redis.stream == "custom")
         #expect(configuration.worker.batchSize == 50)

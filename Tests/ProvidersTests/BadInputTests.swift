@@ -18,7 +18,8 @@ import Testing
             // Re-sign a body whose event-data is replaced (still authentic).
             let body = String(decoding: webhook.body, as: UTF8.self)
             let range = JSONScanner.valueRange(ofTopLevelKey: "event-data", in: webhook.body)!
-            webhook.body = Array(body.utf8[..<body.utf8.index(body.utf8.startIndex, offsetBy: range.lowerBound)]) + Array(eventData.utf8)
+            webhook.body =
+                Array(body.utf8[..<body.utf8.index(body.utf8.startIndex, offsetBy: range.lowerBound)]) + Array(eventData.utf8)
                 + Array(body.utf8[body.utf8.index(body.utf8.startIndex, offsetBy: range.upperBound)...])
         }
         return WebhookRequest(headers: webhook.headers, body: webhook.body, receivedAt: now)
@@ -46,7 +47,8 @@ import Testing
         forged.body = Array(text.replacingCharacters(in: signature...signature, with: flipped).utf8)
         #expect(mailgunError(forged) == .badSignature)
 
-        let unsigned = WebhookRequest(headers: ["content-type": "application/json"], body: Array(#"{"event-data":{"event":"delivered"}}"#.utf8), receivedAt: Self.now)
+        let unsigned = WebhookRequest(
+            headers: ["content-type": "application/json"], body: Array(#"{"event-data":{"event":"delivered"}}"#.utf8), receivedAt: Self.now)
         #expect(mailgunError(unsigned) == .missingCredentials)
 
         #expect(mailgunError(Self.signedMailgun(signedAt: Self.now - 301)) == .staleTimestamp)
@@ -68,7 +70,8 @@ import Testing
 
     @Test func mailgunUnknownEventIsKeptAsUnknown() throws {
         let request = Self.signedMailgun(eventData: #"{"event":"stored","id":"x1","timestamp":1700000000}"#)
-        let event = try #require(try MailgunProvider().receive(request, source: "default", credentials: Self.mailgun, now: Self.now).events.first)
+        let event = try #require(
+            try MailgunProvider().receive(request, source: "default", credentials: Self.mailgun, now: Self.now).events.first)
         #expect(event.type == .unknown)
         #expect(event.espEvent == "stored")
     }
@@ -82,7 +85,10 @@ import Testing
         let timestamp = String(Int(at.timeIntervalSince1970))
         let signature = try! sendgridKey.signature(for: Data((timestamp + body).utf8)).derRepresentation.base64EncodedString()
         return WebhookRequest(
-            headers: ["content-type": "application/json", SendGridProvider.signatureHeader: signature, SendGridProvider.timestampHeader: timestamp],
+            headers: [
+                "content-type": "application/json", SendGridProvider.signatureHeader: signature,
+                SendGridProvider.timestampHeader: timestamp,
+            ],
             body: Array(body.utf8), receivedAt: now
         )
     }

@@ -16,7 +16,9 @@ import Testing
         #expect(try elements("[1, \"two\", null, true]") == ["1", "\"two\"", "null", "true"])
     }
 
-    @Test(arguments: ["", "{}", "[", "[1,", "[1 2]", "[1]x", "[,]", "[{\"a\":1}", String(repeating: "[", count: 100) + String(repeating: "]", count: 100)])
+    @Test(arguments: [
+        "", "{}", "[", "[1,", "[1 2]", "[1]x", "[,]", "[{\"a\":1}", String(repeating: "[", count: 100) + String(repeating: "]", count: 100),
+    ])
     func refusesMalformed(_ text: String) {
         #expect(throws: JSONScanner.Malformed.self) { try JSONScanner.elements(of: Array(text.utf8)) }
     }

@@ -36,38 +36,53 @@ import Testing
     }
 
     static let cases: [Expected] = [
-        Expected(file: "accepted", type: .queued, espEvent: "accepted", id: "KWrn2eiOyNSSmyDCLr_1IQ", micros: 1_700_000_000_123_456,
-                 recipient: "alice@example.com", messageHex: "6e99973ac510e7c5"),
-        Expected(file: "delivered", type: .delivered, espEvent: "delivered", id: "MVQ9zWZ7dKvLcWWHqexsOw", micros: 1_700_000_005_250_001,
-                 recipient: "alice@example.com", messageHex: "25a261c6c634f335", smtpCode: 250, mtaResponsePrefix: "OK",
-                 ip: "198.51.100.25", tags: ["receipt"], campaign: nil),
-        Expected(file: "rejected", type: .rejected, espEvent: "rejected", id: "poW-vwtMVge98cyVgBeCzA", micros: 1_700_000_003_500_000,
-                 recipient: "dave@example.net", messageHex: "80981f982659fca5", sender: "news@mg.example.com", rejectReason: .other,
-                 description: "Sandbox subdomains are for test purposes only. Please add your own domain or add the address to authorized recipients in Account Settings."),
-        Expected(file: "failed-temporary", type: .deferred, espEvent: "failed", id: "lSaaSwVInTVSxtbKuZgI_Q", micros: 1_700_000_010_500_000,
-                 recipient: "bob@example.net", messageHex: "de4edd085f76d501", bounceClass: .soft, smtpCode: 452, enhancedStatus: "4.2.2",
-                 mtaResponsePrefix: "4.2.2 The email account that you tried to reach is over quota.", ip: "198.51.100.25"),
-        Expected(file: "failed-permanent", type: .bounced, espEvent: "failed", id: "cwS_WfqLgB3TS7gaUw9VwQ", micros: 1_700_000_020_750_000,
-                 recipient: "nobody@example.org", messageHex: "7e96532d46c2b754", bounceClass: .hard, smtpCode: 550, enhancedStatus: "5.1.1",
-                 mtaResponsePrefix: "5.1.1 The email account that you tried to reach does not exist.", ip: "198.51.100.25"),
-        Expected(file: "opened", type: .opened, espEvent: "opened", id: "lng3G5BAtn-Gj3kGwid67A", micros: 1_700_000_060_000_001,
-                 recipient: "alice@example.com", messageHex: "6e99973ac510e7c5", sender: nil, engagement: true, ip: "203.0.113.7"),
-        Expected(file: "clicked", type: .clicked, espEvent: "clicked", id: "JeKbPaDqDDXceqw6pQpoAA", micros: 1_700_000_090_500_000,
-                 recipient: "alice@example.com", messageHex: "6e99973ac510e7c5", sender: nil,
-                 clickURL: "https://shop.example.com/spring?utm_source=mailgun&utm_campaign=spring-sale", engagement: true, ip: "203.0.113.7"),
-        Expected(file: "unsubscribed", type: .unsubscribed, espEvent: "unsubscribed", id: "Bvq80QrfMcmVQyk6xr8q4w", micros: 1_700_000_120_250_000,
-                 recipient: "alice@example.com", messageHex: "6e99973ac510e7c5", sender: nil, engagement: true, ip: "203.0.113.7"),
-        Expected(file: "complained", type: .complained, espEvent: "complained", id: "n987tzM1-5ZdR-YRsbvCeg", micros: 1_700_000_150_125_000,
-                 recipient: "carol@example.org", messageHex: "96accf90faa1f831", sender: "news@mg.example.com", ip: "198.51.100.25"),
+        Expected(
+            file: "accepted", type: .queued, espEvent: "accepted", id: "KWrn2eiOyNSSmyDCLr_1IQ", micros: 1_700_000_000_123_456,
+            recipient: "alice@example.com", messageHex: "6e99973ac510e7c5"),
+        Expected(
+            file: "delivered", type: .delivered, espEvent: "delivered", id: "MVQ9zWZ7dKvLcWWHqexsOw", micros: 1_700_000_005_250_001,
+            recipient: "alice@example.com", messageHex: "25a261c6c634f335", smtpCode: 250, mtaResponsePrefix: "OK",
+            ip: "198.51.100.25", tags: ["receipt"], campaign: nil),
+        Expected(
+            file: "rejected", type: .rejected, espEvent: "rejected", id: "poW-vwtMVge98cyVgBeCzA", micros: 1_700_000_003_500_000,
+            recipient: "dave@example.net", messageHex: "80981f982659fca5", sender: "news@mg.example.com", rejectReason: .other,
+            description:
+                "Sandbox subdomains are for test purposes only. Please add your own domain or add the address to authorized recipients in Account Settings."
+        ),
+        Expected(
+            file: "failed-temporary", type: .deferred, espEvent: "failed", id: "lSaaSwVInTVSxtbKuZgI_Q", micros: 1_700_000_010_500_000,
+            recipient: "bob@example.net", messageHex: "de4edd085f76d501", bounceClass: .soft, smtpCode: 452, enhancedStatus: "4.2.2",
+            mtaResponsePrefix: "4.2.2 The email account that you tried to reach is over quota.", ip: "198.51.100.25"),
+        Expected(
+            file: "failed-permanent", type: .bounced, espEvent: "failed", id: "cwS_WfqLgB3TS7gaUw9VwQ", micros: 1_700_000_020_750_000,
+            recipient: "nobody@example.org", messageHex: "7e96532d46c2b754", bounceClass: .hard, smtpCode: 550, enhancedStatus: "5.1.1",
+            mtaResponsePrefix: "5.1.1 The email account that you tried to reach does not exist.", ip: "198.51.100.25"),
+        Expected(
+            file: "opened", type: .opened, espEvent: "opened", id: "lng3G5BAtn-Gj3kGwid67A", micros: 1_700_000_060_000_001,
+            recipient: "alice@example.com", messageHex: "6e99973ac510e7c5", sender: nil, engagement: true, ip: "203.0.113.7"),
+        Expected(
+            file: "clicked", type: .clicked, espEvent: "clicked", id: "JeKbPaDqDDXceqw6pQpoAA", micros: 1_700_000_090_500_000,
+            recipient: "alice@example.com", messageHex: "6e99973ac510e7c5", sender: nil,
+            clickURL: "https://shop.example.com/spring?utm_source=mailgun&utm_campaign=spring-sale", engagement: true, ip: "203.0.113.7"),
+        Expected(
+            file: "unsubscribed", type: .unsubscribed, espEvent: "unsubscribed", id: "Bvq80QrfMcmVQyk6xr8q4w",
+            micros: 1_700_000_120_250_000,
+            recipient: "alice@example.com", messageHex: "6e99973ac510e7c5", sender: nil, engagement: true, ip: "203.0.113.7"),
+        Expected(
+            file: "complained", type: .complained, espEvent: "complained", id: "n987tzM1-5ZdR-YRsbvCeg", micros: 1_700_000_150_125_000,
+            recipient: "carol@example.org", messageHex: "96accf90faa1f831", sender: "news@mg.example.com", ip: "198.51.100.25"),
     ]
 
     static func request(_ file: String) throws -> WebhookRequest {
-        WebhookRequest(headers: ["Content-Type": "application/json; charset=utf-8"], body: try Fixtures.bytes("mailgun/\(file).json"), receivedAt: receivedAt)
+        WebhookRequest(
+            headers: ["Content-Type": "application/json; charset=utf-8"], body: try Fixtures.bytes("mailgun/\(file).json"),
+            receivedAt: receivedAt)
     }
 
     @Test(arguments: cases)
     func normalizesFieldByField(_ expected: Expected) throws {
-        let received = try MailgunProvider().receive(try Self.request(expected.file), source: "eu", credentials: Self.credentials, now: Self.receivedAt)
+        let received = try MailgunProvider().receive(
+            try Self.request(expected.file), source: "eu", credentials: Self.credentials, now: Self.receivedAt)
         let event = try #require(received.events.first)
         #expect(received.events.count == 1)
         #expect(event.provider == .mailgun)
@@ -105,7 +120,8 @@ import Testing
     @Test(arguments: cases)
     func rawIsTheExactEventDataBytes(_ expected: Expected) throws {
         let request = try Self.request(expected.file)
-        let event = try #require(try MailgunProvider().receive(request, source: "eu", credentials: Self.credentials, now: Self.receivedAt).events.first)
+        let event = try #require(
+            try MailgunProvider().receive(request, source: "eu", credentials: Self.credentials, now: Self.receivedAt).events.first)
         let body = String(decoding: request.body, as: UTF8.self)
         #expect(body.contains(String(decoding: event.raw, as: UTF8.self)))
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(event.raw)) as? [String: Any])

@@ -26,26 +26,37 @@ import Testing
     }
 
     static let expected: [Expected] = [
-        Expected(type: .queued, espEvent: "processed", recipient: "alice@example.com", seconds: 1_700_000_000, tags: ["newsletter"], hasSMTPId: true),
-        Expected(type: .rejected, espEvent: "dropped", recipient: "suppressed@example.com", seconds: 1_700_000_001,
-                 rejectReason: .bounced, enhancedStatus: "5.0.0", hasSMTPId: true),
-        Expected(type: .delivered, espEvent: "delivered", recipient: "alice@example.com", seconds: 1_700_000_002, smtpCode: 250,
-                 ip: "198.51.100.25", tags: ["newsletter"], hasSMTPId: true),
-        Expected(type: .deferred, espEvent: "deferred", recipient: "bob@example.net", seconds: 1_700_000_005, bounceClass: .soft,
-                 smtpCode: 451, ip: "198.51.100.25", hasSMTPId: true),
-        Expected(type: .bounced, espEvent: "bounce", recipient: "nobody@example.com", seconds: 1_700_000_007, bounceClass: .hard,
-                 smtpCode: 550, enhancedStatus: "5.1.1", ip: "198.51.100.25", hasSMTPId: true),
-        Expected(type: .bounced, espEvent: "bounce", recipient: "carol@example.org", seconds: 1_700_000_009, bounceClass: .block,
-                 smtpCode: 550, enhancedStatus: "5.7.1", ip: "198.51.100.25", hasSMTPId: true),
-        Expected(type: .opened, espEvent: "open", recipient: "alice@example.com", seconds: 1_700_000_100, machineOpen: true, ip: "203.0.113.50"),
-        Expected(type: .clicked, espEvent: "click", recipient: "alice@example.com", seconds: 1_700_000_160,
-                 clickURL: "https://shop.example.com/spring?utm_source=sendgrid&utm_campaign=spring-sale", ip: "203.0.113.7"),
+        Expected(
+            type: .queued, espEvent: "processed", recipient: "alice@example.com", seconds: 1_700_000_000, tags: ["newsletter"],
+            hasSMTPId: true),
+        Expected(
+            type: .rejected, espEvent: "dropped", recipient: "suppressed@example.com", seconds: 1_700_000_001,
+            rejectReason: .bounced, enhancedStatus: "5.0.0", hasSMTPId: true),
+        Expected(
+            type: .delivered, espEvent: "delivered", recipient: "alice@example.com", seconds: 1_700_000_002, smtpCode: 250,
+            ip: "198.51.100.25", tags: ["newsletter"], hasSMTPId: true),
+        Expected(
+            type: .deferred, espEvent: "deferred", recipient: "bob@example.net", seconds: 1_700_000_005, bounceClass: .soft,
+            smtpCode: 451, ip: "198.51.100.25", hasSMTPId: true),
+        Expected(
+            type: .bounced, espEvent: "bounce", recipient: "nobody@example.com", seconds: 1_700_000_007, bounceClass: .hard,
+            smtpCode: 550, enhancedStatus: "5.1.1", ip: "198.51.100.25", hasSMTPId: true),
+        Expected(
+            type: .bounced, espEvent: "bounce", recipient: "carol@example.org", seconds: 1_700_000_009, bounceClass: .block,
+            smtpCode: 550, enhancedStatus: "5.7.1", ip: "198.51.100.25", hasSMTPId: true),
+        Expected(
+            type: .opened, espEvent: "open", recipient: "alice@example.com", seconds: 1_700_000_100, machineOpen: true, ip: "203.0.113.50"),
+        Expected(
+            type: .clicked, espEvent: "click", recipient: "alice@example.com", seconds: 1_700_000_160,
+            clickURL: "https://shop.example.com/spring?utm_source=sendgrid&utm_campaign=spring-sale", ip: "203.0.113.7"),
         Expected(type: .complained, espEvent: "spamreport", recipient: "dan@example.com", seconds: 1_700_000_300, tags: ["newsletter"]),
         Expected(type: .unsubscribed, espEvent: "unsubscribe", recipient: "erin@example.com", seconds: 1_700_000_400),
-        Expected(type: .unsubscribed, espEvent: "group_unsubscribe", recipient: "frank@example.com", seconds: 1_700_000_500,
-                 clickURL: "https://u123456.ct.sendgrid.net/asm/unsubscribe/?user_id=123456&data=abc123", ip: "203.0.113.9"),
-        Expected(type: .subscribed, espEvent: "group_resubscribe", recipient: "frank@example.com", seconds: 1_700_000_600,
-                 clickURL: "https://u123456.ct.sendgrid.net/asm/?user_id=123456&data=abc123", ip: "203.0.113.9"),
+        Expected(
+            type: .unsubscribed, espEvent: "group_unsubscribe", recipient: "frank@example.com", seconds: 1_700_000_500,
+            clickURL: "https://u123456.ct.sendgrid.net/asm/unsubscribe/?user_id=123456&data=abc123", ip: "203.0.113.9"),
+        Expected(
+            type: .subscribed, espEvent: "group_resubscribe", recipient: "frank@example.com", seconds: 1_700_000_600,
+            clickURL: "https://u123456.ct.sendgrid.net/asm/?user_id=123456&data=abc123", ip: "203.0.113.9"),
     ]
 
     static func signedBatch() throws -> (WebhookRequest, SourceCredentials) {
@@ -116,15 +127,20 @@ import Testing
         }
         var retimed = request
         retimed.headers["x-twilio-email-event-webhook-timestamp"] = "1700000701"
-        #expect(throws: WebhookError.self) { try SendGridProvider().receive(retimed, source: "default", credentials: credentials, now: Self.receivedAt) }
+        #expect(throws: WebhookError.self) {
+            try SendGridProvider().receive(retimed, source: "default", credentials: credentials, now: Self.receivedAt)
+        }
     }
 
     @Test func rotatedKeysBothVerify() throws {
         let (request, credentials) = try Self.signedBatch()
-        let other = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
+        let other =
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
         let rotating = SourceCredentials(secrets: [other, credentials.secrets[0]], replayWindow: 0)
         #expect(try SendGridProvider().receive(request, source: "default", credentials: rotating, now: Self.receivedAt).events.count == 12)
         let onlyOther = SourceCredentials(secrets: [other], replayWindow: 0)
-        #expect(throws: WebhookError.self) { try SendGridProvider().receive(request, source: "default", credentials: onlyOther, now: Self.receivedAt) }
+        #expect(throws: WebhookError.self) {
+            try SendGridProvider().receive(request, source: "default", credentials: onlyOther, now: Self.receivedAt)
+        }
     }
 }

@@ -19,7 +19,9 @@ import Testing
             #expect(received.replayNonce == "mailgun:" + vector["token"]!)
             // The same request under another key must not verify.
             let wrong = SourceCredentials(secrets: [key + "x"], replayWindow: 0)
-            #expect(throws: WebhookError.self) { try MailgunProvider().receive(body, source: "default", credentials: wrong, now: Self.signedAt) }
+            #expect(throws: WebhookError.self) {
+                try MailgunProvider().receive(body, source: "default", credentials: wrong, now: Self.signedAt)
+            }
         }
     }
 

@@ -7,7 +7,9 @@ import Testing
     @Test func encodesBinarySafeBulkStrings() {
         var buffer = ByteBufferAllocator().buffer(capacity: 64)
         RedisCommand("XADD", ["s", "*", "f", RESPArgument([0, 13, 10, 255])]).encode(into: &buffer)
-        #expect(Array(buffer.readableBytesView) == Array("*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$1\r\nf\r\n$4\r\n".utf8) + [0, 13, 10, 255] + Array("\r\n".utf8))
+        #expect(
+            Array(buffer.readableBytesView) == Array("*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$1\r\nf\r\n$4\r\n".utf8) + [0, 13, 10, 255]
+                + Array("\r\n".utf8))
     }
 
     func parse(_ chunks: [String]) throws -> [RESPValue] {

@@ -61,9 +61,12 @@ enum MailgunNormalizer {
         case ("failed", _):
             if let reason, reason.hasPrefix("suppress-") {
                 event.type = .rejected
-                event.rejectReason = reason == "suppress-bounce" ? .bounced
-                    : reason == "suppress-complaint" ? .spam
-                    : reason == "suppress-unsubscribe" ? .unsubscribed : .other
+                event.rejectReason =
+                    reason == "suppress-bounce"
+                    ? .bounced
+                    : reason == "suppress-complaint"
+                        ? .spam
+                        : reason == "suppress-unsubscribe" ? .unsubscribed : .other
             } else {
                 event.bounceClass = .hard
             }

@@ -19,7 +19,10 @@ public struct SampleEvent: Sendable {
     /// Extra ESP fields (Mailgun `severity`, SendGrid bounce `type`, …).
     public var extra: [String: String]
 
-    public init(espEvent: String, id: String = UUID().uuidString, recipient: String, occurredAt: Date, campaign: String? = nil, extra: [String: String] = [:]) {
+    public init(
+        espEvent: String, id: String = UUID().uuidString, recipient: String, occurredAt: Date, campaign: String? = nil,
+        extra: [String: String] = [:]
+    ) {
         self.espEvent = espEvent
         self.id = id
         self.recipient = recipient
@@ -58,7 +61,11 @@ public enum SampleWebhooks {
             "recipient-domain": event.recipient.split(separator: "@").last.map(String.init) ?? "",
             "tags": ["postwire-test"],
             "envelope": ["sender": "news@mg.postwire.test", "transport": "smtp"],
-            "message": ["headers": ["message-id": "\(event.id)@mg.postwire.test", "from": "Postwire <news@mg.postwire.test>", "to": event.recipient]],
+            "message": [
+                "headers": [
+                    "message-id": "\(event.id)@mg.postwire.test", "from": "Postwire <news@mg.postwire.test>", "to": event.recipient,
+                ]
+            ],
             "user-variables": event.campaign.map { ["campaign": $0] } ?? [:],
         ]
         for (key, value) in event.extra { data[key] = value }
@@ -66,7 +73,8 @@ public enum SampleWebhooks {
         case "delivered": data["delivery-status"] = ["code": 250, "message": "OK", "description": ""]
         case "failed":
             let permanent = event.extra["severity"] == "permanent"
-            data["delivery-status"] = permanent
+            data["delivery-status"] =
+                permanent
                 ? ["code": 550, "enhanced-code": "5.1.1", "message": "5.1.1 The email account does not exist", "description": ""]
                 : ["code": 452, "enhanced-code": "4.2.2", "message": "4.2.2 Mailbox full", "description": ""]
         case "opened", "clicked":

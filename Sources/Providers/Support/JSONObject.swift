@@ -55,8 +55,10 @@ struct JSONObject {
     func bool(_ key: String) -> Bool? {
         switch storage[key] {
         case let number as NSNumber: number.boolValue
-        case let text as String: ["true", "1", "yes"].contains(text.lowercased()) ? true
-            : (["false", "0", "no"].contains(text.lowercased()) ? false : nil)
+        case let text as String:
+            ["true", "1", "yes"].contains(text.lowercased())
+                ? true
+                : (["false", "0", "no"].contains(text.lowercased()) ? false : nil)
         default: nil
         }
     }
