@@ -40,7 +40,8 @@ public struct SourceRegistry: Sendable {
                 credentials: SourceCredentials(
                     secrets: keys,
                     replayWindow: source.replayWindowSeconds ?? provider.defaultReplayWindow,
-                    allowUnauthenticated: open
+                    allowUnauthenticated: open,
+                    url: source.url
                 )
             )
         }

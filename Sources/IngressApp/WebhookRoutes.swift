@@ -61,7 +61,7 @@ struct WebhookRoutes: Sendable {
         }
         let webhook = WebhookRequest(
             method: request.method.rawValue,
-            url: request.uri.description,
+            url: Self.externalURL(request),
             headers: Dictionary(request.headers.map { ($0.name.canonicalName, $0.value) }, uniquingKeysWith: { _, last in last }),
             body: Array(buffer: body),
             receivedAt: Date()
@@ -116,6 +116,14 @@ struct WebhookRoutes: Sendable {
             entry.provider.refusalStatus.map { HTTPResponse.Status(code: $0) }
             ?? (error.code == .missingCredentials ? .unauthorized : .forbidden)
         return JSONResponse.error(status, code: error.code.rawValue, message: error.message)
+    }
+
+    /// The URL as the ESP called it, for schemes that sign it when the source does not configure
+    /// it: scheme from `X-Forwarded-Proto` (a TLS proxy in front), host from `Host`.
+    static func externalURL(_ request: Request) -> String {
+        let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] ?? "http"
+        let host = request.head.authority ?? request.headers[HTTPField.Name("Host")!] ?? "localhost"
+        return "\(scheme)://\(host)\(request.uri.description)"
     }
 
     private func tooLarge() -> Response {

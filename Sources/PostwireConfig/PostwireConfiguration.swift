@@ -90,12 +90,15 @@ public struct SourceSettings: Codable, Sendable, Equatable {
     public var replayWindowSeconds: Int?
     /// Accept requests without credentials when no secret is configured. Local development only.
     public var allowUnauthenticated: Bool?
+    /// The webhook URL exactly as entered at the ESP; Mandrill signs it.
+    public var url: String?
 
-    public init(provider: String, name: String, replayWindowSeconds: Int? = nil, allowUnauthenticated: Bool? = nil) {
+    public init(provider: String, name: String, replayWindowSeconds: Int? = nil, allowUnauthenticated: Bool? = nil, url: String? = nil) {
         self.provider = provider
         self.name = name
         self.replayWindowSeconds = replayWindowSeconds
         self.allowUnauthenticated = allowUnauthenticated
+        self.url = url
     }
 
     /// The environment variable holding this source's secrets, comma-separated for rotation:

@@ -10,11 +10,14 @@ public struct SourceCredentials: Sendable {
     public var replayWindow: Int
     /// Accept requests without credentials. Only for local development.
     public var allowUnauthenticated: Bool
+    /// The webhook URL exactly as entered at the ESP, for schemes that sign it (Mandrill).
+    public var url: String?
 
-    public init(secrets: [String], replayWindow: Int, allowUnauthenticated: Bool = false) {
+    public init(secrets: [String], replayWindow: Int, allowUnauthenticated: Bool = false, url: String? = nil) {
         self.secrets = secrets
         self.replayWindow = replayWindow
         self.allowUnauthenticated = allowUnauthenticated
+        self.url = url
     }
 }
 
@@ -61,7 +64,15 @@ public enum ProviderRegistry {
         switch provider {
         case .mailgun: MailgunProvider()
         case .sendgrid: SendGridProvider()
-        default: nil
+        case .postmark: PostmarkProvider()
+        case .mandrill: MandrillProvider()
+        case .sparkpost: SparkPostProvider()
+        case .brevo: BrevoProvider()
+        case .mailjet: MailjetProvider()
+        case .resend: ResendProvider()
+        case .mailersend: MailerSendProvider()
+        case .standardwebhooks: StandardWebhooksProvider()
+        case .ses: nil
         }
     }
 

@@ -41,7 +41,7 @@ public struct MailgunProvider: WebhookProvider {
     /// The exact bytes of `event-data`, found by re-serializing nothing: we locate the value in the
     /// raw body so `raw` stays byte-exact.
     private func rawEventData(_ body: [UInt8]) throws(WebhookError) -> [UInt8] {
-        guard let range = JSONScanner.valueRange(ofTopLevelKey: "event-data", in: body) else {
+        guard let range = JSONScanner.valueRange(atPath: ["event-data"], in: body) else {
             throw WebhookError(.malformed, "cannot locate event-data in the body")
         }
         return Array(body[range])

@@ -38,7 +38,7 @@ enum SendGridNormalizer {
         event.isMachineOpen = name == "open" ? object.bool("sg_machine_open") : nil
         let response = object.text("response") ?? (name == "dropped" ? nil : object.text("reason"))
         event.mtaResponse = response
-        event.smtpCode = response.flatMap(leadingSMTPCode)
+        event.smtpCode = response.flatMap(SMTPText.leadingCode)
         event.enhancedStatus = object.text("status")
         classify(&event, name: name, object: object)
         return event
@@ -94,14 +94,5 @@ enum SendGridNormalizer {
             result[key] = JSONObject.textValue(value)
         }
         return result
-    }
-
-    /// `"550 5.1.1 The email account … does not exist"` → 550.
-    static func leadingSMTPCode(_ text: String) -> Int? {
-        let digits = text.prefix(3)
-        guard digits.count == 3, let code = Int(digits), (200...599).contains(code) else { return nil }
-        let rest = text.dropFirst(3)
-        guard rest.isEmpty || rest.first == " " || rest.first == "-" else { return nil }
-        return code
     }
 }

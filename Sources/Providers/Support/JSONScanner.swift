@@ -62,6 +62,17 @@ enum JSONScanner {
         return nil
     }
 
+    /// The range of the value at `path` (object keys, outermost first), in `bytes`' indices.
+    static func valueRange(atPath path: [String], in bytes: [UInt8]) -> Range<Int>? {
+        var range = 0..<bytes.count
+        for key in path {
+            let slice = Array(bytes[range])
+            guard let inner = valueRange(ofTopLevelKey: key, in: slice) else { return nil }
+            range = (range.lowerBound + inner.lowerBound)..<(range.lowerBound + inner.upperBound)
+        }
+        return range
+    }
+
     private static func finish(_ bytes: [UInt8], after index: Int, _ ranges: [Range<Int>]) throws(Malformed) -> [Range<Int>] {
         guard skipWhitespace(bytes, from: index) == bytes.count else {
             throw Malformed(reason: "trailing bytes after the array")

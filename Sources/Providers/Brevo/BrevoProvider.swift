@@ -1,0 +1,93 @@
+import EmailEvents
+import Foundation
+
+/// Brevo transactional webhooks (ESP-REFERENCE.md §8): one event, or an array in batched mode.
+/// Unsigned: basic auth in the URL or a bearer token.
+public struct BrevoProvider: WebhookProvider {
+    public var provider: Provider { .brevo }
+    public var defaultReplayWindow: Int { 0 }
+
+    public init() {}
+
+    public func receive(
+        _ request: WebhookRequest,
+        source: String,
+        credentials: SourceCredentials,
+        now: Date
+    ) throws(WebhookError) -> ReceivedWebhook {
+        guard request.mediaType == "application/json" else {
+            throw WebhookError(.unsupportedMediaType, "Brevo webhooks must be application/json")
+        }
+        try HTTPCredentials.verify(request, credentials: credentials)
+        let events = try EventObjects.parse(request.body).map { item throws(WebhookError) in
+            try BrevoNormalizer.normalize(item.object, raw: item.raw, source: source, receivedAt: request.receivedAt)
+        }
+        return ReceivedWebhook(events: events)
+    }
+}
+
+/// Maps one Brevo event onto ``EmailEvent`` (ESP-REFERENCE.md §8 and §14.3).
+enum BrevoNormalizer {
+    static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
+        guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }
+        // ts_epoch is milliseconds UTC, the most reliable of Brevo's times; ts_event and ts are seconds.
+        let occurredAt: Date
+        if let millis = object.double("ts_epoch") {
+            occurredAt = Date(unixMicroseconds: Int64(millis.rounded()) * 1000)
+        } else if let seconds = object.double("ts_event") ?? object.double("ts") {
+            occurredAt = Date(unixSeconds: seconds)
+        } else {
+            throw WebhookError(.malformed, "event object has no ts_epoch, ts_event or ts")
+        }
+        let (type, bounceClass, rejectReason) = classify(name)
+        var event = EmailEvent(
+            provider: .brevo, source: source, type: type, espEvent: name,
+            eventKey: EventKey.derived([
+                name, object.text("message-id"), object.text("email")?.lowercased(), object.string("ts_epoch") ?? object.string("ts_event"),
+                object.text("link"),
+            ]),
+            occurredAt: occurredAt, receivedAt: receivedAt, raw: raw
+        )
+        event.messageId = object.text("message-id")
+        event.rfcMessageId = event.messageId.map(stripAngleBrackets)
+        event.setRecipient(object.text("email"))
+        event.setSender(object.text("sender_email") ?? object.text("from"))
+        event.bounceClass = bounceClass
+        event.rejectReason = rejectReason
+        event.mtaResponse = object.text("reason")
+        event.smtpCode = event.mtaResponse.flatMap(SMTPText.leadingCode)
+        let tags = object.strings("tags")
+        event.tags = tags.isEmpty ? (object.text("tag").map { [$0] } ?? []) : tags
+        if let custom = object.text("X-Mailin-custom") {
+            event.metadata = JSONObject.parse(Array(custom.utf8))?.textMap() ?? ["X-Mailin-custom": custom]
+        }
+        event.campaign = event.metadata["campaign"]
+        event.clickURL = object.text("link")
+        event.userAgent = object.text("user_agent")
+        event.ip = object.text("ip") ?? object.text("sending_ip")
+        event.isFirst =
+            ["unique_opened", "unique_proxy_open"].contains(name) ? true : (["opened", "proxy_open"].contains(name) ? false : nil)
+        event.isMachineOpen =
+            ["proxy_open", "unique_proxy_open"].contains(name) ? true : (["opened", "unique_opened"].contains(name) ? false : nil)
+        return event
+    }
+
+    static func classify(_ name: String) -> (EventType, BounceClass?, RejectReason?) {
+        switch name {
+        case "request": (.queued, nil, nil)
+        case "delivered": (.delivered, nil, nil)
+        case "deferred": (.deferred, .soft, nil)
+        case "soft_bounce": (.bounced, .soft, .bounced)
+        case "hard_bounce": (.bounced, .hard, .bounced)
+        case "invalid_email": (.rejected, nil, .invalid)
+        case "blocked": (.rejected, nil, .blocked)
+        case "spam", "complaint": (.complained, nil, .spam)
+        case "opened", "unique_opened", "proxy_open", "unique_proxy_open": (.opened, nil, nil)
+        case "click": (.clicked, nil, nil)
+        case "unsubscribe", "unsubscribed": (.unsubscribed, nil, .unsubscribed)
+        case "error": (.failed, nil, nil)
+        case "list_addition": (.subscribed, nil, nil)
+        default: (.unknown, nil, nil)
+        }
+    }
+}

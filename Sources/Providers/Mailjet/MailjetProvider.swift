@@ -1,0 +1,83 @@
+import EmailEvents
+import Foundation
+
+/// Mailjet's Event API (ESP-REFERENCE.md §9): one event object, or an array of them when
+/// "group events" is on. Unsigned: basic auth in the URL.
+public struct MailjetProvider: WebhookProvider {
+    public var provider: Provider { .mailjet }
+    public var defaultReplayWindow: Int { 0 }
+
+    public init() {}
+
+    public func receive(
+        _ request: WebhookRequest,
+        source: String,
+        credentials: SourceCredentials,
+        now: Date
+    ) throws(WebhookError) -> ReceivedWebhook {
+        guard request.mediaType == "application/json" else {
+            throw WebhookError(.unsupportedMediaType, "Mailjet webhooks must be application/json")
+        }
+        try HTTPCredentials.verify(request, credentials: credentials)
+        let events = try EventObjects.parse(request.body).map { item throws(WebhookError) in
+            try MailjetNormalizer.normalize(item.object, raw: item.raw, source: source, receivedAt: request.receivedAt)
+        }
+        return ReceivedWebhook(events: events)
+    }
+}
+
+/// Maps one Mailjet event onto ``EmailEvent`` (ESP-REFERENCE.md §9 and §14.3).
+enum MailjetNormalizer {
+    static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
+        guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }
+        guard let seconds = object.double("time") else { throw WebhookError(.malformed, "event object has no numeric time") }
+        // MessageID exceeds 2^53: JSONObject reads integers exactly, never through a Double.
+        let messageId = object.string("MessageID")
+        let error = object.text("error")
+        let hard = object.bool("hard_bounce")
+        var type: EventType =
+            switch name {
+            case "sent": .delivered
+            case "open": .opened
+            case "click": .clicked
+            case "bounce": .bounced
+            case "blocked": .rejected
+            case "spam": .complained
+            case "unsub": .unsubscribed
+            default: .unknown
+            }
+        if name == "bounce", hard == false, error == "greylisted" { type = .deferred }
+        var event = EmailEvent(
+            provider: .mailjet, source: source, type: type, espEvent: name,
+            eventKey: EventKey.derived([name, messageId, object.text("email")?.lowercased(), object.string("time"), object.text("url")]),
+            occurredAt: Date(unixSeconds: seconds), receivedAt: receivedAt, raw: raw
+        )
+        event.messageId = messageId
+        event.setRecipient(object.text("email"))
+        event.mtaResponse = object.text("smtp_reply")
+        event.smtpCode = event.mtaResponse.flatMap(SMTPText.leadingCode)
+        if let error {
+            event.description = [object.text("error_related_to"), error].compactMap { $0 }.joined(separator: ": ")
+        }
+        if name == "bounce" { event.bounceClass = hard == true ? .hard : .soft }
+        if name == "bounce" || name == "blocked" { event.rejectReason = rejectReason(error) }
+        event.tags = object.text("customcampaign").map { [$0] } ?? []
+        if let payload = object.text("Payload") { event.metadata["Payload"] = payload }
+        if let custom = object.text("CustomID") { event.metadata["CustomID"] = custom }
+        event.campaign = object.text("customcampaign") ?? object.string("mj_campaign_id").flatMap { $0 == "0" ? nil : $0 }
+        event.clickURL = object.text("url")
+        event.userAgent = object.text("agent")
+        event.ip = object.text("ip")
+        return event
+    }
+
+    static func rejectReason(_ error: String?) -> RejectReason {
+        switch error ?? "" {
+        case "user unknown", "mailbox inactive", "quota exceeded", "invalid domain", "no mail host", "relay/access denied": .bounced
+        case "blacklisted", "sender blocked", "content blocked", "policy issue", "preblocked": .blocked
+        case "spam reporter": .spam
+        case "typofix": .invalid
+        default: .other
+        }
+    }
+}

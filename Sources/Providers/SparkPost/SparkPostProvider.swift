@@ -1,0 +1,103 @@
+import EmailEvents
+import Foundation
+
+/// SparkPost (Bird) event webhooks (ESP-REFERENCE.md §6): an array of `{"msys": {<class>: {…}}}`.
+/// An empty `{"msys": {}}` is the ping SparkPost sends when a webhook is saved: accepted, no
+/// event. Unsigned: basic auth or an OAuth2 bearer token.
+public struct SparkPostProvider: WebhookProvider {
+    public var provider: Provider { .sparkpost }
+    public var defaultReplayWindow: Int { 0 }
+
+    public init() {}
+
+    public func receive(
+        _ request: WebhookRequest,
+        source: String,
+        credentials: SourceCredentials,
+        now: Date
+    ) throws(WebhookError) -> ReceivedWebhook {
+        guard request.mediaType == "application/json" else {
+            throw WebhookError(.unsupportedMediaType, "SparkPost webhooks must be application/json")
+        }
+        try HTTPCredentials.verify(request, credentials: credentials)
+        var events: [EmailEvent] = []
+        for item in try EventObjects.parse(request.body) {
+            guard let msys = item.object.object("msys") else { throw WebhookError(.malformed, "element has no msys object") }
+            guard let (eventClass, body) = msys.storage.first, let fields = JSONObject(body) else { continue }  // ping
+            // The event's own bytes, located inside the element so `raw` stays byte-exact.
+            let raw = JSONScanner.valueRange(atPath: ["msys", eventClass], in: item.raw).map { Array(item.raw[$0]) } ?? item.raw
+            events.append(try SparkPostNormalizer.normalize(fields, raw: raw, source: source, receivedAt: request.receivedAt))
+        }
+        return ReceivedWebhook(events: events)
+    }
+}
+
+/// Maps one SparkPost event onto ``EmailEvent`` (ESP-REFERENCE.md §6 and §14.3).
+enum SparkPostNormalizer {
+    static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
+        guard let name = object.text("type") else { throw WebhookError(.malformed, "event has no type") }
+        guard let seconds = object.double("timestamp") else { throw WebhookError(.malformed, "event has no numeric timestamp") }
+        let key =
+            object.text("event_id")
+            ?? EventKey.derived([name, object.text("message_id"), object.text("rcpt_to"), object.string("timestamp")])
+        var event = EmailEvent(
+            provider: .sparkpost, source: source, type: type(of: name), espEvent: name, eventKey: key,
+            occurredAt: Date(unixSeconds: seconds), receivedAt: receivedAt, raw: raw
+        )
+        event.messageId = object.text("transmission_id")
+        event.rfcMessageId = nil
+        event.setRecipient(object.text("raw_rcpt_to") ?? object.text("rcpt_to"))
+        event.setSender(object.text("friendly_from") ?? object.text("msg_from"))
+        event.mtaResponse = object.text("raw_reason") ?? object.text("reason")
+        event.smtpCode = object.int("error_code") ?? event.mtaResponse.flatMap(SMTPText.leadingCode)
+        event.description = object.text("reason")
+        if let bounceClass = object.int("bounce_class") { applyBounceClass(bounceClass, to: &event) }
+        if ["policy_rejection", "generation_rejection"].contains(name), event.rejectReason == nil { event.rejectReason = .other }
+        event.tags = object.strings("rcpt_tags")
+        event.metadata = object.object("rcpt_meta")?.textMap() ?? [:]
+        event.campaign = event.metadata["campaign"] ?? object.text("campaign_id")
+        event.clickURL = object.text("target_link_url")
+        event.userAgent = object.text("user_agent")
+        event.ip = object.text("ip_address")
+        if ["open", "initial_open", "amp_open", "amp_initial_open"].contains(name) { event.isFirst = name.contains("initial") }
+        return event
+    }
+
+    static func type(of name: String) -> EventType {
+        switch name {
+        case "injection": .queued
+        case "delivery": .delivered
+        case "bounce", "out_of_band": .bounced
+        case "delay": .deferred
+        case "policy_rejection", "generation_rejection": .rejected
+        case "generation_failure": .failed
+        case "spam_complaint": .complained
+        case "open", "initial_open", "amp_open", "amp_initial_open": .opened
+        case "click", "amp_click": .clicked
+        case "list_unsubscribe", "link_unsubscribe": .unsubscribed
+        default: .unknown
+        }
+    }
+
+    /// SparkPost's bounce classes (its bounce-classification table; ESP-REFERENCE.md §6).
+    static func applyBounceClass(_ code: Int, to event: inout EmailEvent) {
+        switch code {
+        case 10, 30, 90: event.bounceClass = .hard
+        case 20...24, 40, 60, 70, 100: event.bounceClass = .soft
+        case 50...54: event.bounceClass = .block
+        default: event.bounceClass = .undetermined
+        }
+        event.rejectReason =
+            switch code {
+            case 10: .invalid
+            case 20...23, 30, 40, 70: .bounced
+            case 24: .timedOut
+            case 25, 50, 54: .blocked
+            case 51, 52: .spam
+            case 90: .unsubscribed
+            default: .other
+            }
+        // Auto-replies and challenge-responses arrive as bounces but are not failures.
+        if event.type == .bounced, code == 60 || code == 100 { event.type = .autoresponded }
+    }
+}

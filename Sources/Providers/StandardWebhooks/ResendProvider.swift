@@ -1,0 +1,93 @@
+import EmailEvents
+import Foundation
+
+/// Resend (ESP-REFERENCE.md §10), delivered by Svix with Standard Webhooks signatures. One event
+/// per request; the `svix-id` is stable across retries, so it is the event key and the replay nonce.
+public struct ResendProvider: WebhookProvider {
+    public var provider: Provider { .resend }
+    public var defaultReplayWindow: Int { 300 }
+
+    public init() {}
+
+    public func receive(
+        _ request: WebhookRequest,
+        source: String,
+        credentials: SourceCredentials,
+        now: Date
+    ) throws(WebhookError) -> ReceivedWebhook {
+        guard request.mediaType == "application/json" else {
+            throw WebhookError(.unsupportedMediaType, "Resend webhooks must be application/json")
+        }
+        let id = try StandardWebhooksSignature.verify(request, credentials: credentials, now: now)
+        guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
+        var event = try ResendNormalizer.normalize(body, raw: request.body, id: id, source: source, receivedAt: request.receivedAt)
+        event.deliveryId = id
+        return ReceivedWebhook(events: [event], replayNonce: id.map { "resend:\($0)" })
+    }
+}
+
+/// Maps a Resend event onto ``EmailEvent`` (ESP-REFERENCE.md §10, §13.1 and §14.3).
+enum ResendNormalizer {
+    static func normalize(
+        _ body: JSONObject, raw: [UInt8], id: String?, source: String, receivedAt: Date
+    ) throws(WebhookError) -> EmailEvent {
+        guard let name = body.text("type") else { throw WebhookError(.malformed, "body has no type") }
+        guard let time = body.text("created_at"), let occurredAt = ISO8601.parse(time) else {
+            throw WebhookError(.malformed, "body has no readable created_at")
+        }
+        let data = body.object("data")
+        let key = id ?? EventKey.derived([name, data?.text("email_id"), time])
+        var event = EmailEvent(
+            provider: .resend, source: source, type: type(of: name), espEvent: name, eventKey: key,
+            occurredAt: occurredAt, receivedAt: receivedAt, raw: raw
+        )
+        event.messageId = data?.text("email_id")
+        event.setRecipient(data?.strings("to").first ?? data?.text("email"))
+        event.setSender(data?.text("from"))
+        if let bounce = data?.object("bounce") {
+            let kind = bounce.text("type")
+            event.bounceClass = kind == "Permanent" ? .hard : kind == "Transient" ? .soft : .undetermined
+            event.description = bounce.text("message")
+            event.mtaResponse = (bounce.array("diagnosticCode") as? [String])?.first ?? bounce.text("diagnosticCode")
+            event.smtpCode = event.mtaResponse.flatMap(SMTPText.leadingCode)
+            event.rejectReason = .bounced
+        }
+        if name == "email.suppressed" { event.rejectReason = .blocked }
+        if let click = data?.object("click") {
+            event.clickURL = click.text("link")
+            event.userAgent = click.text("userAgent")
+            event.ip = click.text("ipAddress")
+        }
+        event.tags = tags(data?["tags"])
+        event.campaign = data?.text("broadcast_id")
+        return event
+    }
+
+    static func type(of name: String) -> EventType {
+        switch name {
+        case "email.scheduled": .queued
+        case "email.sent": .sent
+        case "email.delivered": .delivered
+        case "email.delivery_delayed": .deferred
+        case "email.bounced": .bounced
+        case "email.complained": .complained
+        case "email.opened": .opened
+        case "email.clicked": .clicked
+        case "email.failed": .failed
+        case "email.suppressed": .rejected
+        default: .unknown
+        }
+    }
+
+    /// Resend sends tags as `[{"name":…,"value":…}]` or as a flat map.
+    static func tags(_ value: Any?) -> [String] {
+        if let list = value as? [Any] {
+            return list.compactMap { item in
+                guard let tag = JSONObject(item), let name = tag.text("name") else { return item as? String }
+                return tag.text("value").map { "\(name):\($0)" } ?? name
+            }
+        }
+        if let map = JSONObject(value) { return map.textMap().sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" } }
+        return []
+    }
+}

@@ -1,0 +1,40 @@
+import EmailEvents
+import Foundation
+
+/// Any sender that follows the Standard Webhooks spec (ESP-REFERENCE.md §12) with the recommended
+/// payload `{"type": "a.b", "timestamp": "<ISO 8601>", "data": {…}}`. The type is taken from the
+/// first dot-separated part of `type` that names one of our event types (`email.delivered` →
+/// delivered, `message.bounced` → bounced); anything else is `unknown`, never dropped.
+public struct StandardWebhooksProvider: WebhookProvider {
+    public var provider: Provider { .standardwebhooks }
+    public var defaultReplayWindow: Int { 300 }
+
+    public init() {}
+
+    public func receive(
+        _ request: WebhookRequest,
+        source: String,
+        credentials: SourceCredentials,
+        now: Date
+    ) throws(WebhookError) -> ReceivedWebhook {
+        let id = try StandardWebhooksSignature.verify(request, credentials: credentials, now: now)
+        guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
+        guard let name = body.text("type") else { throw WebhookError(.malformed, "body has no type") }
+        let headerTime = (request.headers["webhook-timestamp"] ?? request.headers["svix-timestamp"]).flatMap(Double.init)
+        guard let occurredAt = body.text("timestamp").flatMap(ISO8601.parse) ?? headerTime.map(Date.init(unixSeconds:)) else {
+            throw WebhookError(.malformed, "no timestamp in the body or the headers")
+        }
+        let type = name.split(separator: ".").lazy.compactMap { EventType(rawValue: String($0)) }.first ?? .unknown
+        var event = EmailEvent(
+            provider: .standardwebhooks, source: source, type: type, espEvent: name,
+            eventKey: id ?? EventKey.derived([name, body.text("timestamp"), JSONObject.textValue(body["data"] ?? "")]),
+            occurredAt: occurredAt, receivedAt: request.receivedAt, raw: request.body
+        )
+        let data = body.object("data")
+        event.deliveryId = id
+        event.messageId = data?.text("message_id") ?? data?.text("email_id")
+        event.setRecipient(data?.text("recipient") ?? data?.text("email") ?? data?.strings("to").first)
+        event.setSender(data?.text("from"))
+        return ReceivedWebhook(events: [event], replayNonce: id.map { "standardwebhooks:\($0)" })
+    }
+}

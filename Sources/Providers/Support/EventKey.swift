@@ -1,0 +1,10 @@
+import Crypto
+
+/// Event keys for ESPs that send no per-event id (ESP-REFERENCE.md §13.3): a hash of the fields
+/// that identify the event, the same on every retry of it.
+enum EventKey {
+    static func derived(_ parts: [String?]) -> String {
+        let joined = parts.map { $0 ?? "" }.joined(separator: "\u{1F}")
+        return "h:" + Hex.encode(SHA256.hash(data: Array(joined.utf8)).prefix(16))
+    }
+}
