@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PostwireConfig
+import Providers
 import RedisStreams
 
 /// Assembles the ingress: the webhook routes, health and readiness. The executable and the
@@ -13,7 +14,10 @@ public enum Ingress {
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws(ConfigurationError) -> some ApplicationProtocol {
-        let registry = try SourceRegistry(sources: configuration.sources, secrets: secrets)
+        let certificates: any SNSCertificateSource =
+            configuration.ingress.snsCertificateDirectory.isEmpty
+            ? FetchingSNSCertificates() : PinnedSNSCertificates(directory: configuration.ingress.snsCertificateDirectory)
+        let registry = try SourceRegistry(sources: configuration.sources, secrets: secrets, certificates: certificates)
         let redis = RedisClient(configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword), logger: logger)
         let sink = RedisEventSink(
             client: redis,
@@ -30,6 +34,7 @@ public enum Ingress {
         registry: SourceRegistry,
         sink: any EventSink,
         logger: Logger,
+        confirmSubscription: @escaping @Sendable (String) async throws -> Void = SNSSubscription.confirm,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
@@ -47,7 +52,8 @@ public enum Ingress {
             registry: registry,
             sink: sink,
             maxBodyBytes: configuration.ingress.maxBodyBytes,
-            retryAfterSeconds: configuration.ingress.retryAfterSeconds
+            retryAfterSeconds: configuration.ingress.retryAfterSeconds,
+            confirmSubscription: confirmSubscription
         ).add(to: router)
         return Application(
             router: router,

@@ -9,21 +9,31 @@ public struct SourceRegistry: Sendable {
         public var provider: any WebhookProvider
         public var name: String
         public var credentials: SourceCredentials
+        public var autoConfirmSubscriptions: Bool
     }
 
     private var entries: [String: Entry] = [:]
 
-    public init(sources: [SourceSettings], secrets: Secrets) throws(ConfigurationError) {
+    /// `certificates` serves Amazon SES sources (SNS signing certificates).
+    public init(
+        sources: [SourceSettings], secrets: Secrets, certificates: any SNSCertificateSource = NoSNSCertificates()
+    ) throws(ConfigurationError) {
         for source in sources {
             guard let id = Provider(rawValue: source.provider) else {
                 throw ConfigurationError(message: "source \(source.name): unknown provider \(source.provider)")
             }
-            guard let provider = ProviderRegistry.provider(for: id) else {
+            guard let provider = ProviderRegistry.provider(for: id, certificates: certificates) else {
                 throw ConfigurationError(message: "source \(source.name): provider \(source.provider) is not implemented yet")
             }
             let keys = secrets.sourceSecrets(source)
             let open = source.allowUnauthenticated ?? false
-            guard !keys.isEmpty || open else {
+            let topics = source.topicArns ?? []
+            // SES is authenticated by AWS's signature; what the source must say is which topics it trusts.
+            if id == .ses {
+                guard !topics.isEmpty || open else {
+                    throw ConfigurationError(message: "source ses/\(source.name) needs topicArns: the SNS topics it accepts")
+                }
+            } else if keys.isEmpty && !open {
                 throw ConfigurationError(
                     message: """
                         source \(source.provider)/\(source.name) has no credentials: set \(source.secretVariable) \
@@ -41,8 +51,10 @@ public struct SourceRegistry: Sendable {
                     secrets: keys,
                     replayWindow: source.replayWindowSeconds ?? provider.defaultReplayWindow,
                     allowUnauthenticated: open,
-                    url: source.url
-                )
+                    url: source.url,
+                    allowedTopics: topics
+                ),
+                autoConfirmSubscriptions: source.autoConfirmSubscriptions ?? true
             )
         }
     }

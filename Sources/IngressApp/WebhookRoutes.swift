@@ -17,6 +17,8 @@ struct WebhookRoutes: Sendable {
     let sink: any EventSink
     let maxBodyBytes: Int
     let retryAfterSeconds: Int
+    /// Completes an SNS subscription handshake (a GET of the validated SubscribeURL).
+    let confirmSubscription: @Sendable (String) async throws -> Void
 
     func add(to router: Router<BasicRequestContext>) {
         for path in ["/webhooks/:provider", "/webhooks/:provider/:source"] {
@@ -68,9 +70,13 @@ struct WebhookRoutes: Sendable {
         )
         let received: ReceivedWebhook
         do {
-            received = try entry.provider.receive(webhook, source: entry.name, credentials: entry.credentials, now: webhook.receivedAt)
+            received = try await entry.provider.receive(
+                webhook, source: entry.name, credentials: entry.credentials, now: webhook.receivedAt)
         } catch {
             return await refuse(error, webhook: webhook, entry: entry, logger: logger)
+        }
+        if let subscription = received.subscription {
+            return await handshake(subscription, entry: entry, logger: logger)
         }
         do {
             let ttl = max(entry.credentials.replayWindow, 300) * 2
@@ -85,6 +91,27 @@ struct WebhookRoutes: Sendable {
         }
     }
 
+    /// SNS asks to (un)subscribe: confirm an allowed topic, or log the URL for the operator.
+    private func handshake(_ subscription: SubscriptionRequest, entry: SourceRegistry.Entry, logger: Logger) async -> Response {
+        guard subscription.kind == "SubscriptionConfirmation", entry.autoConfirmSubscriptions else {
+            logger.warning(
+                "SNS \(subscription.kind) not confirmed automatically; visit the URL to confirm",
+                metadata: ["topic": "\(subscription.topicArn)", "url": "\(subscription.url)"])
+            return JSONResponse.make(.ok, ["subscription": "logged"])
+        }
+        do {
+            try await confirmSubscription(subscription.url)
+        } catch {
+            logger.error("SNS subscription confirmation failed", metadata: ["topic": "\(subscription.topicArn)", "error": "\(error)"])
+            var headers = HTTPFields()
+            headers[.retryAfter] = String(retryAfterSeconds)
+            return JSONResponse.error(
+                .serviceUnavailable, code: "unavailable", message: "could not confirm the subscription", headers: headers)
+        }
+        logger.notice("SNS subscription confirmed", metadata: ["topic": "\(subscription.topicArn)"])
+        return JSONResponse.make(.ok, ["subscription": "confirmed"])
+    }
+
     private func refuse(_ error: WebhookError, webhook: WebhookRequest, entry: SourceRegistry.Entry, logger: Logger) async -> Response {
         if error.isAuthenticationFailure {
             logger.notice("unauthentic request refused", metadata: ["reason": "\(error.code.rawValue)"])
@@ -93,6 +120,12 @@ struct WebhookRoutes: Sendable {
         switch error.code {
         case .unsupportedMediaType:
             return JSONResponse.error(.unsupportedMediaType, code: error.code.rawValue, message: error.message)
+        case .unavailable:
+            logger.error("cannot verify the request now", metadata: ["reason": "\(error.message)"])
+            var headers = HTTPFields()
+            headers[.retryAfter] = String(retryAfterSeconds)
+            return JSONResponse.error(
+                .serviceUnavailable, code: error.code.rawValue, message: "cannot verify the request now; retry later", headers: headers)
         default:
             // Authentic but unparseable: keep it, with the reason, for `postwire replay`.
             let entry = QuarantineEntry(

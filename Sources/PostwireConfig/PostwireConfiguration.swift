@@ -27,6 +27,9 @@ public struct IngressSettings: Codable, Sendable, Equatable {
     public var maxBodyBytes = 5 * 1024 * 1024
     /// Seconds a 503 asks the ESP to wait before retrying (`Retry-After`).
     public var retryAfterSeconds = 30
+    /// Amazon SES: a directory of pinned SNS signing certificates (named like the certificate
+    /// URL's last path component); empty means fetch them from `sns.<region>.amazonaws.com`.
+    public var snsCertificateDirectory = ""
 }
 
 public struct RedisSettings: Codable, Sendable, Equatable {
@@ -92,13 +95,23 @@ public struct SourceSettings: Codable, Sendable, Equatable {
     public var allowUnauthenticated: Bool?
     /// The webhook URL exactly as entered at the ESP; Mandrill signs it.
     public var url: String?
+    /// Amazon SES: the SNS topic ARNs this source accepts; required for an SES source.
+    public var topicArns: [String]?
+    /// Amazon SES: confirm SNS subscriptions to allowed topics by fetching their SubscribeURL
+    /// (default true); when false the URL is logged for the operator.
+    public var autoConfirmSubscriptions: Bool?
 
-    public init(provider: String, name: String, replayWindowSeconds: Int? = nil, allowUnauthenticated: Bool? = nil, url: String? = nil) {
+    public init(
+        provider: String, name: String, replayWindowSeconds: Int? = nil, allowUnauthenticated: Bool? = nil, url: String? = nil,
+        topicArns: [String]? = nil, autoConfirmSubscriptions: Bool? = nil
+    ) {
         self.provider = provider
         self.name = name
         self.replayWindowSeconds = replayWindowSeconds
         self.allowUnauthenticated = allowUnauthenticated
         self.url = url
+        self.topicArns = topicArns
+        self.autoConfirmSubscriptions = autoConfirmSubscriptions
     }
 
     /// The environment variable holding this source's secrets, comma-separated for rotation:

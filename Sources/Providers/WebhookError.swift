@@ -15,6 +15,8 @@ public struct WebhookError: Error, Equatable, Sendable, CustomStringConvertible 
         case unsupportedMediaType = "unsupported_media_type"
         /// Authentic, but the events in it cannot be parsed: kept in quarantine.
         case malformed
+        /// Something the check depends on could not be had (an SNS certificate): retry later.
+        case unavailable
     }
 
     public var code: Code
@@ -30,7 +32,7 @@ public struct WebhookError: Error, Equatable, Sendable, CustomStringConvertible 
     public var isAuthenticationFailure: Bool {
         switch code {
         case .missingCredentials, .badSignature, .staleTimestamp, .replayed, .unreadable: true
-        case .unsupportedMediaType, .malformed: false
+        case .unsupportedMediaType, .malformed, .unavailable: false
         }
     }
 

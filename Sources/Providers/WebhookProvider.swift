@@ -12,12 +12,16 @@ public struct SourceCredentials: Sendable {
     public var allowUnauthenticated: Bool
     /// The webhook URL exactly as entered at the ESP, for schemes that sign it (Mandrill).
     public var url: String?
+    /// SNS topics this source accepts messages from (Amazon SES).
+    public var allowedTopics: [String]
 
-    public init(secrets: [String], replayWindow: Int, allowUnauthenticated: Bool = false, url: String? = nil) {
+    public init(secrets: [String], replayWindow: Int, allowUnauthenticated: Bool = false, url: String? = nil, allowedTopics: [String] = [])
+    {
         self.secrets = secrets
         self.replayWindow = replayWindow
         self.allowUnauthenticated = allowUnauthenticated
         self.url = url
+        self.allowedTopics = allowedTopics
     }
 }
 
@@ -27,6 +31,8 @@ public struct ReceivedWebhook: Sendable {
     /// A value that must be accepted at most once (within the replay window); the ingress guards
     /// it in Redis in the same atomic step as the events' XADD.
     public var replayNonce: String?
+    /// An SNS subscription handshake to complete (Amazon SES sources).
+    public var subscription: SubscriptionRequest?
 
     public init(events: [EmailEvent], replayNonce: String? = nil) {
         self.events = events
@@ -43,7 +49,7 @@ public protocol WebhookProvider: Sendable {
     /// (Mailgun: 406). `nil`: 401 for missing credentials, 403 otherwise.
     var refusalStatus: Int? { get }
 
-    /// Verifies first, then parses. Authentication failures and unreadable bodies throw
+    /// Verifies first, then parses. Only Amazon SES suspends (to get a signing certificate). Authentication failures and unreadable bodies throw
     /// errors whose ``WebhookError/isAuthenticationFailure`` is true; an authentic request
     /// whose events cannot be parsed throws ``WebhookError/Code/malformed``.
     func receive(
@@ -51,7 +57,7 @@ public protocol WebhookProvider: Sendable {
         source: String,
         credentials: SourceCredentials,
         now: Date
-    ) throws(WebhookError) -> ReceivedWebhook
+    ) async throws(WebhookError) -> ReceivedWebhook
 }
 
 extension WebhookProvider {
@@ -60,7 +66,10 @@ extension WebhookProvider {
 
 /// The providers that are implemented, by ``Provider``.
 public enum ProviderRegistry {
-    public static func provider(for provider: Provider) -> (any WebhookProvider)? {
+    /// `certificates` is where SNS signing certificates come from (Amazon SES only).
+    public static func provider(
+        for provider: Provider, certificates: any SNSCertificateSource = NoSNSCertificates()
+    ) -> (any WebhookProvider)? {
         switch provider {
         case .mailgun: MailgunProvider()
         case .sendgrid: SendGridProvider()
@@ -72,7 +81,7 @@ public enum ProviderRegistry {
         case .resend: ResendProvider()
         case .mailersend: MailerSendProvider()
         case .standardwebhooks: StandardWebhooksProvider()
-        case .ses: nil
+        case .ses: SESProvider(certificates: certificates)
         }
     }
 

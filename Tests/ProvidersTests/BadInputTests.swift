@@ -25,53 +25,53 @@ import Testing
         return WebhookRequest(headers: webhook.headers, body: webhook.body, receivedAt: now)
     }
 
-    func mailgunError(_ request: WebhookRequest, now: Date = now) -> WebhookError.Code? {
+    func mailgunError(_ request: WebhookRequest, now: Date = now) async -> WebhookError.Code? {
         do {
-            _ = try MailgunProvider().receive(request, source: "default", credentials: Self.mailgun, now: now)
+            _ = try await MailgunProvider().receive(request, source: "default", credentials: Self.mailgun, now: now)
             return nil
         } catch {
             return error.code
         }
     }
 
-    @Test func mailgunAcceptsItsOwnSample() throws {
-        #expect(mailgunError(Self.signedMailgun()) == nil)
+    @Test func mailgunAcceptsItsOwnSample() async throws {
+        #expect(await mailgunError(Self.signedMailgun()) == nil)
     }
 
-    @Test func mailgunForgedMissingStaleAndWrongType() throws {
+    @Test func mailgunForgedMissingStaleAndWrongType() async throws {
         // Mailgun signs timestamp + token, not the body: a forgery shows in the signature.
         var forged = Self.signedMailgun()
         let text = String(decoding: forged.body, as: UTF8.self)
         let signature = try #require(text.range(of: #""signature":""#)?.upperBound)
         let flipped = text[signature] == "0" ? "1" : "0"
         forged.body = Array(text.replacingCharacters(in: signature...signature, with: flipped).utf8)
-        #expect(mailgunError(forged) == .badSignature)
+        #expect(await mailgunError(forged) == .badSignature)
 
         let unsigned = WebhookRequest(
             headers: ["content-type": "application/json"], body: Array(#"{"event-data":{"event":"delivered"}}"#.utf8), receivedAt: Self.now)
-        #expect(mailgunError(unsigned) == .missingCredentials)
+        #expect(await mailgunError(unsigned) == .missingCredentials)
 
-        #expect(mailgunError(Self.signedMailgun(signedAt: Self.now - 301)) == .staleTimestamp)
-        #expect(mailgunError(Self.signedMailgun(signedAt: Self.now + 301)) == .staleTimestamp)
-        #expect(mailgunError(Self.signedMailgun(signedAt: Self.now - 299)) == nil)
+        #expect(await mailgunError(Self.signedMailgun(signedAt: Self.now - 301)) == .staleTimestamp)
+        #expect(await mailgunError(Self.signedMailgun(signedAt: Self.now + 301)) == .staleTimestamp)
+        #expect(await mailgunError(Self.signedMailgun(signedAt: Self.now - 299)) == nil)
 
         var form = Self.signedMailgun()
         form.headers["content-type"] = "application/x-www-form-urlencoded"
-        #expect(mailgunError(form) == .unsupportedMediaType)
+        #expect(await mailgunError(form) == .unsupportedMediaType)
 
         let garbage = WebhookRequest(headers: ["content-type": "application/json"], body: Array("{not json".utf8), receivedAt: Self.now)
-        #expect(mailgunError(garbage) == .unreadable)
+        #expect(await mailgunError(garbage) == .unreadable)
     }
 
-    @Test func mailgunAuthenticButUnparseableIsMalformed() {
-        #expect(mailgunError(Self.signedMailgun(eventData: #"{"event":"delivered"}"#)) == .malformed)
-        #expect(mailgunError(Self.signedMailgun(eventData: #"[1,2]"#)) == .malformed)
+    @Test func mailgunAuthenticButUnparseableIsMalformed() async {
+        #expect(await mailgunError(Self.signedMailgun(eventData: #"{"event":"delivered"}"#)) == .malformed)
+        #expect(await mailgunError(Self.signedMailgun(eventData: #"[1,2]"#)) == .malformed)
     }
 
-    @Test func mailgunUnknownEventIsKeptAsUnknown() throws {
+    @Test func mailgunUnknownEventIsKeptAsUnknown() async throws {
         let request = Self.signedMailgun(eventData: #"{"event":"stored","id":"x1","timestamp":1700000000}"#)
         let event = try #require(
-            try MailgunProvider().receive(request, source: "default", credentials: Self.mailgun, now: Self.now).events.first)
+            try await MailgunProvider().receive(request, source: "default", credentials: Self.mailgun, now: Self.now).events.first)
         #expect(event.type == .unknown)
         #expect(event.espEvent == "stored")
     }
@@ -93,46 +93,48 @@ import Testing
         )
     }
 
-    func sendgridError(_ request: WebhookRequest, credentials: SourceCredentials = sendgrid) -> WebhookError.Code? {
+    func sendgridError(_ request: WebhookRequest, credentials: SourceCredentials = sendgrid) async -> WebhookError.Code? {
         do {
-            _ = try SendGridProvider().receive(request, source: "default", credentials: credentials, now: Self.now)
+            _ = try await SendGridProvider().receive(request, source: "default", credentials: credentials, now: Self.now)
             return nil
         } catch {
             return error.code
         }
     }
 
-    @Test func sendgridBadInputs() {
+    @Test func sendgridBadInputs() async {
         let good = #"[{"event":"delivered","email":"a@b.c","timestamp":1700000000,"sg_event_id":"e1"}]"#
-        #expect(sendgridError(Self.signedSendGrid(good)) == nil)
-        #expect(sendgridError(Self.signedSendGrid("[]")) == nil)
+        #expect(await sendgridError(Self.signedSendGrid(good)) == nil)
+        #expect(await sendgridError(Self.signedSendGrid("[]")) == nil)
 
         var missing = Self.signedSendGrid(good)
         missing.headers[SendGridProvider.signatureHeader] = nil
-        #expect(sendgridError(missing) == .missingCredentials)
+        #expect(await sendgridError(missing) == .missingCredentials)
 
         var notBase64 = Self.signedSendGrid(good)
         notBase64.headers[SendGridProvider.signatureHeader] = "%%%"
-        #expect(sendgridError(notBase64) == .badSignature)
+        #expect(await sendgridError(notBase64) == .badSignature)
 
-        #expect(sendgridError(Self.signedSendGrid("{\"event\":\"delivered\"}")) == .malformed)
-        #expect(sendgridError(Self.signedSendGrid("[1, 2]")) == .malformed)
-        #expect(sendgridError(Self.signedSendGrid(#"[{"event":"open"}]"#)) == .malformed)
-        #expect(sendgridError(Self.signedSendGrid("[{\"event\":\"open\",")) == .malformed)
+        #expect(await sendgridError(Self.signedSendGrid("{\"event\":\"delivered\"}")) == .malformed)
+        #expect(await sendgridError(Self.signedSendGrid("[1, 2]")) == .malformed)
+        #expect(await sendgridError(Self.signedSendGrid(#"[{"event":"open"}]"#)) == .malformed)
+        #expect(await sendgridError(Self.signedSendGrid("[{\"event\":\"open\",")) == .malformed)
 
         let windowed = SourceCredentials(secrets: Self.sendgrid.secrets, replayWindow: 600)
-        #expect(sendgridError(Self.signedSendGrid(good, at: Self.now - 601), credentials: windowed) == .staleTimestamp)
-        #expect(sendgridError(Self.signedSendGrid(good, at: Self.now - 601)) == nil)
+        #expect(await sendgridError(Self.signedSendGrid(good, at: Self.now - 601), credentials: windowed) == .staleTimestamp)
+        #expect(await sendgridError(Self.signedSendGrid(good, at: Self.now - 601)) == nil)
 
         var text = Self.signedSendGrid(good)
         text.headers["content-type"] = "text/plain"
-        #expect(sendgridError(text) == .unsupportedMediaType)
+        #expect(await sendgridError(text) == .unsupportedMediaType)
     }
 
-    @Test func sendgridEventWithoutIdGetsAStableKey() throws {
+    @Test func sendgridEventWithoutIdGetsAStableKey() async throws {
         let body = #"[{"event":"delivered","email":"a@b.c","timestamp":1700000000}]"#
-        let first = try SendGridProvider().receive(Self.signedSendGrid(body), source: "default", credentials: Self.sendgrid, now: Self.now)
-        let second = try SendGridProvider().receive(Self.signedSendGrid(body), source: "default", credentials: Self.sendgrid, now: Self.now)
+        let first = try await SendGridProvider().receive(
+            Self.signedSendGrid(body), source: "default", credentials: Self.sendgrid, now: Self.now)
+        let second = try await SendGridProvider().receive(
+            Self.signedSendGrid(body), source: "default", credentials: Self.sendgrid, now: Self.now)
         #expect(first.events[0].eventKey.hasPrefix("sha256:"))
         #expect(first.events[0].eventKey == second.events[0].eventKey)
     }
@@ -140,7 +142,7 @@ import Testing
     /// Thousands of mutated fixtures (truncated, bit-flipped, spliced, deeply nested, huge
     /// numbers, wrong types) through both providers, signature checks off so the parsers are
     /// reached: only typed errors or events may come out, never a crash.
-    @Test func mutatedFixturesNeverCrash() throws {
+    @Test func mutatedFixturesNeverCrash() async throws {
         var generator = SplitMix64(seed: 0x5057_4952_45)
         let mailgunSeeds = try ["accepted", "failed-permanent", "clicked", "rejected"].map { try Fixtures.bytes("mailgun/\($0).json") }
         let sendgridSeed = try Fixtures.bytes("sendgrid/batch.json")
@@ -152,7 +154,7 @@ import Testing
             let request = WebhookRequest(headers: ["content-type": "application/json"], body: body, receivedAt: Self.now)
             for provider in [MailgunProvider() as any WebhookProvider, SendGridProvider()] {
                 do {
-                    _ = try provider.receive(request, source: "default", credentials: open, now: Self.now)
+                    _ = try await provider.receive(request, source: "default", credentials: open, now: Self.now)
                     outcomes[0] += 1
                 } catch {
                     #expect(WebhookError.Code.allCases.contains(error.code))

@@ -8,7 +8,7 @@ import Testing
         return try JSONScanner.elements(of: bytes).map { String(decoding: bytes[$0], as: UTF8.self) }
     }
 
-    @Test func splitsTopLevelElementsExactly() throws {
+    @Test func splitsTopLevelElementsExactly() async throws {
         #expect(try elements("[]") == [])
         #expect(try elements(" [ ] ") == [])
         #expect(try elements(#"[{"a":"x,]}"},{"b":[1,{"c":2}]}]"#) == [#"{"a":"x,]}"}"#, #"{"b":[1,{"c":2}]}"#])

@@ -80,8 +80,8 @@ import Testing
     }
 
     @Test(arguments: cases)
-    func normalizesFieldByField(_ expected: Expected) throws {
-        let received = try MailgunProvider().receive(
+    func normalizesFieldByField(_ expected: Expected) async throws {
+        let received = try await MailgunProvider().receive(
             try Self.request(expected.file), source: "eu", credentials: Self.credentials, now: Self.receivedAt)
         let event = try #require(received.events.first)
         #expect(received.events.count == 1)
@@ -118,17 +118,17 @@ import Testing
     }
 
     @Test(arguments: cases)
-    func rawIsTheExactEventDataBytes(_ expected: Expected) throws {
+    func rawIsTheExactEventDataBytes(_ expected: Expected) async throws {
         let request = try Self.request(expected.file)
         let event = try #require(
-            try MailgunProvider().receive(request, source: "eu", credentials: Self.credentials, now: Self.receivedAt).events.first)
+            try await MailgunProvider().receive(request, source: "eu", credentials: Self.credentials, now: Self.receivedAt).events.first)
         let body = String(decoding: request.body, as: UTF8.self)
         #expect(body.contains(String(decoding: event.raw, as: UTF8.self)))
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(event.raw)) as? [String: Any])
         #expect(parsed["id"] as? String == expected.id)
     }
 
-    @Test func everyFixtureIsCovered() throws {
+    @Test func everyFixtureIsCovered() async throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.root.appendingPathComponent("mailgun").path)
         #expect(Set(files.map { $0.replacingOccurrences(of: ".json", with: "") }) == Set(Self.cases.map(\.file)))
     }

@@ -73,9 +73,9 @@ import Testing
         return (request, SourceCredentials(secrets: [keys["publicKey"] as! String], replayWindow: 0))
     }
 
-    @Test func batchNormalizesFieldByField() throws {
+    @Test func batchNormalizesFieldByField() async throws {
         let (request, credentials) = try Self.signedBatch()
-        let events = try SendGridProvider().receive(request, source: "default", credentials: credentials, now: Self.receivedAt).events
+        let events = try await SendGridProvider().receive(request, source: "default", credentials: credentials, now: Self.receivedAt).events
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [[String: Any]])
         try #require(events.count == Self.expected.count)
         for (index, (event, expected)) in zip(events, Self.expected).enumerated() {
@@ -104,9 +104,9 @@ import Testing
         }
     }
 
-    @Test func eachRawIsTheExactElementBytes() throws {
+    @Test func eachRawIsTheExactElementBytes() async throws {
         let (request, credentials) = try Self.signedBatch()
-        let events = try SendGridProvider().receive(request, source: "default", credentials: credentials, now: Self.receivedAt).events
+        let events = try await SendGridProvider().receive(request, source: "default", credentials: credentials, now: Self.receivedAt).events
         let body = String(decoding: request.body, as: UTF8.self)
         var searchFrom = body.startIndex
         for event in events {
@@ -118,29 +118,31 @@ import Testing
         #expect(events.contains { String(decoding: $0.raw, as: UTF8.self).contains("São Paulo") })
     }
 
-    @Test func alteredBodyOrTimestampFails() throws {
+    @Test func alteredBodyOrTimestampFails() async throws {
         let (request, credentials) = try Self.signedBatch()
         var altered = request
         altered.body[altered.body.count / 2] ^= 0x01
-        #expect(throws: WebhookError(.badSignature, "signature does not verify with any configured public key")) {
-            try SendGridProvider().receive(altered, source: "default", credentials: credentials, now: Self.receivedAt)
+        await #expect(throws: WebhookError(.badSignature, "signature does not verify with any configured public key")) {
+            try await SendGridProvider().receive(altered, source: "default", credentials: credentials, now: Self.receivedAt)
         }
         var retimed = request
         retimed.headers["x-twilio-email-event-webhook-timestamp"] = "1700000701"
-        #expect(throws: WebhookError.self) {
-            try SendGridProvider().receive(retimed, source: "default", credentials: credentials, now: Self.receivedAt)
+        await #expect(throws: WebhookError.self) {
+            try await SendGridProvider().receive(retimed, source: "default", credentials: credentials, now: Self.receivedAt)
         }
     }
 
-    @Test func rotatedKeysBothVerify() throws {
+    @Test func rotatedKeysBothVerify() async throws {
         let (request, credentials) = try Self.signedBatch()
         let other =
             "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
         let rotating = SourceCredentials(secrets: [other, credentials.secrets[0]], replayWindow: 0)
-        #expect(try SendGridProvider().receive(request, source: "default", credentials: rotating, now: Self.receivedAt).events.count == 12)
+        #expect(
+            try await SendGridProvider().receive(request, source: "default", credentials: rotating, now: Self.receivedAt).events.count == 12
+        )
         let onlyOther = SourceCredentials(secrets: [other], replayWindow: 0)
-        #expect(throws: WebhookError.self) {
-            try SendGridProvider().receive(request, source: "default", credentials: onlyOther, now: Self.receivedAt)
+        await #expect(throws: WebhookError.self) {
+            try await SendGridProvider().receive(request, source: "default", credentials: onlyOther, now: Self.receivedAt)
         }
     }
 }

@@ -8,44 +8,44 @@ import Testing
 @Suite struct SignatureVectorTests {
     static let signedAt = Date(timeIntervalSince1970: 1_700_000_000)
 
-    @Test func mailgunHMACVectors() throws {
+    @Test func mailgunHMACVectors() async throws {
         let vectors = try #require(try Fixtures.json("vectors/mailgun-hmac.json") as? [[String: String]])
         #expect(vectors.count >= 4)
         for vector in vectors {
             let key = try #require(vector["signingKey"])
             let body = Self.mailgunBody(timestamp: vector["timestamp"]!, token: vector["token"]!, signature: vector["signature"]!)
             let credentials = SourceCredentials(secrets: [key], replayWindow: 0)
-            let received = try MailgunProvider().receive(body, source: "default", credentials: credentials, now: Self.signedAt)
+            let received = try await MailgunProvider().receive(body, source: "default", credentials: credentials, now: Self.signedAt)
             #expect(received.replayNonce == "mailgun:" + vector["token"]!)
             // The same request under another key must not verify.
             let wrong = SourceCredentials(secrets: [key + "x"], replayWindow: 0)
-            #expect(throws: WebhookError.self) {
-                try MailgunProvider().receive(body, source: "default", credentials: wrong, now: Self.signedAt)
+            await #expect(throws: WebhookError.self) {
+                try await MailgunProvider().receive(body, source: "default", credentials: wrong, now: Self.signedAt)
             }
         }
     }
 
-    @Test func sendgridECDSAVectors() throws {
+    @Test func sendgridECDSAVectors() async throws {
         let file = try #require(try Fixtures.json("vectors/sendgrid-ecdsa.json") as? [String: Any])
         let publicKey = try #require(file["publicKey"] as? String)
         let cases = try #require(file["cases"] as? [[String: Any]])
         #expect(cases.filter { $0["valid"] as? Bool == true }.count >= 3)
         #expect(cases.contains { $0["highS"] as? Bool == true && $0["valid"] as? Bool == true })
         for vector in cases {
-            try Self.checkSendGrid(vector, publicKey: publicKey)
+            try await Self.checkSendGrid(vector, publicKey: publicKey)
         }
     }
 
-    @Test func sendgridPublishedVectors() throws {
+    @Test func sendgridPublishedVectors() async throws {
         let cases = try #require(try Fixtures.json("vectors/sendgrid-ecdsa-upstream.json") as? [[String: Any]])
         #expect(!cases.isEmpty)
         for vector in cases {
             let publicKey = try #require(vector["publicKey"] as? String)
-            try Self.checkSendGrid(vector, publicKey: publicKey)
+            try await Self.checkSendGrid(vector, publicKey: publicKey)
         }
     }
 
-    static func checkSendGrid(_ vector: [String: Any], publicKey: String) throws {
+    static func checkSendGrid(_ vector: [String: Any], publicKey: String) async throws {
         let bodyBase64 = try #require(vector["bodyBase64"] as? String)
         let body = try #require(Data(base64Encoded: bodyBase64))
         let signature = try #require(vector["signature"] as? String)
@@ -61,7 +61,7 @@ import Testing
         let credentials = SourceCredentials(secrets: [publicKey], replayWindow: 0)
         let name = vector["name"] as? String ?? "?"
         do {
-            _ = try SendGridProvider().receive(request, source: "default", credentials: credentials, now: signedAt)
+            _ = try await SendGridProvider().receive(request, source: "default", credentials: credentials, now: signedAt)
             #expect(vector["valid"] as? Bool == true, "case \(name) verified but should not")
         } catch {
             // An invalid signature fails as such; a valid one may only fail if its body is not a batch.

@@ -14,7 +14,7 @@ public struct BrevoProvider: WebhookProvider {
         source: String,
         credentials: SourceCredentials,
         now: Date
-    ) throws(WebhookError) -> ReceivedWebhook {
+    ) async throws(WebhookError) -> ReceivedWebhook {
         guard request.mediaType == "application/json" else {
             throw WebhookError(.unsupportedMediaType, "Brevo webhooks must be application/json")
         }

@@ -16,7 +16,7 @@ public struct MailerSendProvider: WebhookProvider {
         source: String,
         credentials: SourceCredentials,
         now: Date
-    ) throws(WebhookError) -> ReceivedWebhook {
+    ) async throws(WebhookError) -> ReceivedWebhook {
         guard request.mediaType == "application/json" else {
             throw WebhookError(.unsupportedMediaType, "MailerSend webhooks must be application/json")
         }

@@ -19,7 +19,7 @@ public struct MailgunProvider: WebhookProvider {
         source: String,
         credentials: SourceCredentials,
         now: Date
-    ) throws(WebhookError) -> ReceivedWebhook {
+    ) async throws(WebhookError) -> ReceivedWebhook {
         guard request.mediaType == "application/json" else {
             throw WebhookError(.unsupportedMediaType, "Mailgun webhooks must be application/json")
         }

@@ -14,7 +14,7 @@ public struct MailjetProvider: WebhookProvider {
         source: String,
         credentials: SourceCredentials,
         now: Date
-    ) throws(WebhookError) -> ReceivedWebhook {
+    ) async throws(WebhookError) -> ReceivedWebhook {
         guard request.mediaType == "application/json" else {
             throw WebhookError(.unsupportedMediaType, "Mailjet webhooks must be application/json")
         }

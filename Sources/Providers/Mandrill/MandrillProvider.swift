@@ -17,7 +17,7 @@ public struct MandrillProvider: WebhookProvider {
         source: String,
         credentials: SourceCredentials,
         now: Date
-    ) throws(WebhookError) -> ReceivedWebhook {
+    ) async throws(WebhookError) -> ReceivedWebhook {
         guard request.mediaType == "application/x-www-form-urlencoded" else {
             throw WebhookError(.unsupportedMediaType, "Mandrill webhooks must be application/x-www-form-urlencoded")
         }

@@ -22,7 +22,7 @@ public struct SendGridProvider: WebhookProvider {
         source: String,
         credentials: SourceCredentials,
         now: Date
-    ) throws(WebhookError) -> ReceivedWebhook {
+    ) async throws(WebhookError) -> ReceivedWebhook {
         guard request.mediaType == "application/json" else {
             throw WebhookError(.unsupportedMediaType, "SendGrid webhooks must be application/json")
         }

@@ -16,7 +16,7 @@ public struct StandardWebhooksProvider: WebhookProvider {
         source: String,
         credentials: SourceCredentials,
         now: Date
-    ) throws(WebhookError) -> ReceivedWebhook {
+    ) async throws(WebhookError) -> ReceivedWebhook {
         let id = try StandardWebhooksSignature.verify(request, credentials: credentials, now: now)
         guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
         guard let name = body.text("type") else { throw WebhookError(.malformed, "body has no type") }
