@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate the Mailgun and SendGrid webhook fixtures and signature vectors.
+"""Regenerate the webhook fixtures and signature vectors of every provider.
 
 This is a development tool. The tests never run it: they read the files it writes, which are
 committed under Tests/ProvidersTests/Fixtures/. The signatures are made here, outside Swift,
@@ -11,7 +11,12 @@ independent implementation.
     python3 Scripts/dev/make-test-vectors.py --check   # only verify the files on disk
 
 Every output is reproducible: fixed inputs, a fixed ECDSA key derived from a seed, and RFC 6979
-deterministic ECDSA signatures. Running it twice writes byte-identical files.
+deterministic ECDSA signatures; the RSA key behind the SNS certificate is derived from a seed too
+(see esp_vectors.py). Running it twice writes byte-identical files.
+
+MailerSend, Resend / Standard Webhooks, Mandrill and Amazon SES (SNS) live in the sibling module
+esp_vectors.py (listed there); this script writes and checks them too. With `--check`, an
+`openssl` binary on PATH is also used as a second, independent verifier where it applies.
 
 Files written (paths relative to Tests/ProvidersTests/Fixtures/):
     vectors/mailgun-hmac.json           HMAC-SHA256(key, timestamp + token) known answers
@@ -36,6 +41,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+
+sys.dont_write_bytecode = True  # no __pycache__ next to the script
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import esp_vectors  # noqa: E402  (sibling module: MailerSend, Resend, Mandrill, SES/SNS)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "Tests" / "ProvidersTests" / "Fixtures"
 
@@ -564,6 +573,7 @@ def write_all() -> None:
     timestamp = str(T0 + 700)
     write_json("sendgrid/batch.signature.json",
                {"timestamp": timestamp, "signature": b64(ecdsa_sign(key, timestamp, body))})
+    esp_vectors.write_all()
 
 
 def check(condition: bool, what: str, failures: list) -> None:
@@ -621,6 +631,10 @@ def verify_all() -> int:
     print(f"sendgrid-ecdsa-upstream.json {len(upstream)} cases from sendgrid-nodejs")
     print(f"sendgrid/batch.json          {len(events)} events, {len(body)} bytes, "
           f"ends with CRLF: {body.endswith(CRLF)}")
+    more_failures, lines = esp_vectors.verify_all()
+    failures.extend(more_failures)
+    for line in lines:
+        print(line)
     for failure in failures:
         print(f"FAILED: {failure}")
     print("all signatures verify" if not failures else f"{len(failures)} check(s) failed")

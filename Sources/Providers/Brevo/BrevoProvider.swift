@@ -54,17 +54,14 @@ enum BrevoNormalizer {
         event.setSender(object.text("sender_email") ?? object.text("from"))
         event.bounceClass = bounceClass
         event.rejectReason = rejectReason
+        // `reason` has no fixed format (" RecipientError: 550 …", "blocked : due to …"): kept, not parsed.
         event.mtaResponse = object.text("reason")
-        event.smtpCode = event.mtaResponse.flatMap(SMTPText.leadingCode)
-        let tags = object.strings("tags")
-        event.tags = tags.isEmpty ? (object.text("tag").map { [$0] } ?? []) : tags
-        if let custom = object.text("X-Mailin-custom") {
-            event.metadata = JSONObject.parse(Array(custom.utf8))?.textMap() ?? ["X-Mailin-custom": custom]
-        }
+        event.tags = tags(object)
+        event.metadata = object.text("X-Mailin-custom").flatMap { JSONObject.parse(Array($0.utf8))?.textMap() } ?? [:]
         event.campaign = event.metadata["campaign"]
         event.clickURL = object.text("link")
         event.userAgent = object.text("user_agent")
-        event.ip = object.text("ip") ?? object.text("sending_ip")
+        event.ip = object.text("ip")
         event.isFirst =
             ["unique_opened", "unique_proxy_open"].contains(name) ? true : (["opened", "proxy_open"].contains(name) ? false : nil)
         event.isMachineOpen =
@@ -72,19 +69,28 @@ enum BrevoNormalizer {
         return event
     }
 
+    /// `tags` (an array), else `tag`: an array, a string holding a JSON array, or one tag.
+    static func tags(_ object: JSONObject) -> [String] {
+        if object.array("tags") != nil { return object.strings("tags") }
+        if object.array("tag") != nil { return object.strings("tag") }
+        guard let tag = object.text("tag") else { return [] }
+        if tag.hasPrefix("["), let list = JSONObject.parseValue(Array(tag.utf8)) as? [Any] { return list.compactMap { $0 as? String } }
+        return [tag]
+    }
+
     static func classify(_ name: String) -> (EventType, BounceClass?, RejectReason?) {
         switch name {
         case "request": (.queued, nil, nil)
         case "delivered": (.delivered, nil, nil)
         case "deferred": (.deferred, .soft, nil)
-        case "soft_bounce": (.bounced, .soft, .bounced)
-        case "hard_bounce": (.bounced, .hard, .bounced)
-        case "invalid_email": (.rejected, nil, .invalid)
+        case "soft_bounce": (.bounced, .soft, nil)
+        case "hard_bounce": (.bounced, .hard, nil)
+        case "invalid_email": (.bounced, .hard, nil)
         case "blocked": (.rejected, nil, .blocked)
-        case "spam", "complaint": (.complained, nil, .spam)
+        case "spam", "complaint": (.complained, nil, nil)
         case "opened", "unique_opened", "proxy_open", "unique_proxy_open": (.opened, nil, nil)
         case "click": (.clicked, nil, nil)
-        case "unsubscribe", "unsubscribed": (.unsubscribed, nil, .unsubscribed)
+        case "unsubscribe", "unsubscribed": (.unsubscribed, nil, nil)
         case "error": (.failed, nil, nil)
         case "list_addition": (.subscribed, nil, nil)
         default: (.unknown, nil, nil)

@@ -32,7 +32,7 @@ enum MailjetNormalizer {
         guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }
         guard let seconds = object.double("time") else { throw WebhookError(.malformed, "event object has no numeric time") }
         // MessageID exceeds 2^53: JSONObject reads integers exactly, never through a Double.
-        let messageId = object.string("MessageID")
+        let messageId = object.string("MessageID") ?? object.string("mj_message_id")
         let error = object.text("error")
         let hard = object.bool("hard_bounce")
         var type: EventType =
@@ -55,16 +55,15 @@ enum MailjetNormalizer {
         event.messageId = messageId
         event.setRecipient(object.text("email"))
         event.mtaResponse = object.text("smtp_reply")
-        event.smtpCode = event.mtaResponse.flatMap(SMTPText.leadingCode)
+        event.smtpCode = event.mtaResponse.flatMap(SMTPText.code(in:))
         if let error {
             event.description = [object.text("error_related_to"), error].compactMap { $0 }.joined(separator: ": ")
         }
         if name == "bounce" { event.bounceClass = hard == true ? .hard : .soft }
-        if name == "bounce" || name == "blocked" { event.rejectReason = rejectReason(error) }
-        event.tags = object.text("customcampaign").map { [$0] } ?? []
-        if let payload = object.text("Payload") { event.metadata["Payload"] = payload }
-        if let custom = object.text("CustomID") { event.metadata["CustomID"] = custom }
-        event.campaign = object.text("customcampaign") ?? object.string("mj_campaign_id").flatMap { $0 == "0" ? nil : $0 }
+        if type == .rejected { event.rejectReason = rejectReason(error) }
+        // Mailjet has no tags; the sender's Payload (a JSON object, when it is one) is the metadata.
+        event.metadata = object.text("Payload").flatMap { JSONObject.parse(Array($0.utf8))?.textMap() } ?? [:]
+        event.campaign = event.metadata["campaign"] ?? object.text("customcampaign")
         event.clickURL = object.text("url")
         event.userAgent = object.text("agent")
         event.ip = object.text("ip")

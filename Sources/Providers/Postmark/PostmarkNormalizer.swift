@@ -31,9 +31,10 @@ enum PostmarkNormalizer {
         event.setRecipient(recipient)
         event.setSender(object.text("From"))
         event.bounceClass = bounceClass
-        event.rejectReason = rejectReason
+        // Only a refusal to send has a reject reason; bounces and complaints say it by their type.
+        event.rejectReason = type == .rejected ? rejectReason : nil
         event.mtaResponse = object.text("Details")
-        event.smtpCode = event.mtaResponse.flatMap(SMTPText.leadingCode)
+        event.smtpCode = event.mtaResponse.flatMap(SMTPText.code(in:))
         event.description = object.text("Description") ?? object.text("SuppressionReason")
         event.tags = object.text("Tag").map { [$0] } ?? []
         event.metadata = object.object("Metadata")?.textMap() ?? [:]

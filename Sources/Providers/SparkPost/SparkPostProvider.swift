@@ -36,30 +36,32 @@ public struct SparkPostProvider: WebhookProvider {
 enum SparkPostNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = object.text("type") else { throw WebhookError(.malformed, "event has no type") }
-        guard let seconds = object.double("timestamp") else { throw WebhookError(.malformed, "event has no numeric timestamp") }
+        // Unix seconds (a string in SparkPost's samples); generation events carry ISO 8601 instead.
+        guard let occurredAt = object.double("timestamp").map(Date.init(unixSeconds:)) ?? object.text("timestamp").flatMap(ISO8601.parse)
+        else { throw WebhookError(.malformed, "event has no readable timestamp") }
         let key =
             object.text("event_id")
             ?? EventKey.derived([name, object.text("message_id"), object.text("rcpt_to"), object.string("timestamp")])
         var event = EmailEvent(
             provider: .sparkpost, source: source, type: type(of: name), espEvent: name, eventKey: key,
-            occurredAt: Date(unixSeconds: seconds), receivedAt: receivedAt, raw: raw
+            occurredAt: occurredAt, receivedAt: receivedAt, raw: raw
         )
         event.messageId = object.text("transmission_id")
         event.rfcMessageId = nil
         event.setRecipient(object.text("raw_rcpt_to") ?? object.text("rcpt_to"))
         event.setSender(object.text("friendly_from") ?? object.text("msg_from"))
         event.mtaResponse = object.text("raw_reason") ?? object.text("reason")
-        event.smtpCode = object.int("error_code") ?? event.mtaResponse.flatMap(SMTPText.leadingCode)
+        event.smtpCode = object.int("error_code")
         event.description = object.text("reason")
         if let bounceClass = object.int("bounce_class") { applyBounceClass(bounceClass, to: &event) }
-        if ["policy_rejection", "generation_rejection"].contains(name), event.rejectReason == nil { event.rejectReason = .other }
+        if event.type == .rejected, event.rejectReason == nil { event.rejectReason = .other }
         event.tags = object.strings("rcpt_tags")
         event.metadata = object.object("rcpt_meta")?.textMap() ?? [:]
         event.campaign = event.metadata["campaign"] ?? object.text("campaign_id")
         event.clickURL = object.text("target_link_url")
         event.userAgent = object.text("user_agent")
-        event.ip = object.text("ip_address")
-        if ["open", "initial_open", "amp_open", "amp_initial_open"].contains(name) { event.isFirst = name.contains("initial") }
+        // On message events ip_address is the receiving server's; only engagement events say the reader's.
+        if engagement.contains(name) { event.ip = object.text("ip_address") }
         return event
     }
 
@@ -72,21 +74,42 @@ enum SparkPostNormalizer {
         case "policy_rejection", "generation_rejection": .rejected
         case "generation_failure": .failed
         case "spam_complaint": .complained
-        case "open", "initial_open", "amp_open", "amp_initial_open": .opened
+        // initial_open is SparkPost's second pixel at the top of the message, not a first open:
+        // counting it as an open would count one open twice.
+        case "open", "amp_open": .opened
         case "click", "amp_click": .clicked
         case "list_unsubscribe", "link_unsubscribe": .unsubscribed
         default: .unknown
         }
     }
 
-    /// SparkPost's bounce classes (its bounce-classification table; ESP-REFERENCE.md §6).
+    static let engagement: Set<String> = [
+        "open", "initial_open", "amp_open", "amp_initial_open", "click", "amp_click", "list_unsubscribe", "link_unsubscribe",
+    ]
+
+    /// SparkPost's bounce classes (its bounce-classification table; ESP-REFERENCE.md §6 and the
+    /// anymail overrides). Class 25 (admin failure: SparkPost's own policy, e.g. a suppressed
+    /// address) is SparkPost refusing to send.
     static func applyBounceClass(_ code: Int, to event: inout EmailEvent) {
-        switch code {
-        case 10, 30, 90: event.bounceClass = .hard
-        case 20...24, 40, 60, 70, 100: event.bounceClass = .soft
-        case 50...54: event.bounceClass = .block
-        default: event.bounceClass = .undetermined
+        if event.type == .bounced || event.type == .rejected {
+            switch code {
+            case 25: event.type = .rejected
+            case 60, 100: event.type = .autoresponded
+            case 80: event.type = .subscribed
+            case 90: event.type = .unsubscribed
+            default: break
+            }
         }
+        if event.type == .bounced || event.type == .deferred {
+            event.bounceClass =
+                switch code {
+                case 10, 30, 90: .hard
+                case 20...24, 40, 60, 70, 100: .soft
+                case 50...54: .block
+                default: .undetermined
+                }
+        }
+        guard event.type == .rejected else { return }
         event.rejectReason =
             switch code {
             case 10: .invalid
@@ -97,7 +120,5 @@ enum SparkPostNormalizer {
             case 90: .unsubscribed
             default: .other
             }
-        // Auto-replies and challenge-responses arrive as bounces but are not failures.
-        if event.type == .bounced, code == 60 || code == 100 { event.type = .autoresponded }
     }
 }

@@ -1,0 +1,117 @@
+import EmailEvents
+import Foundation
+import Testing
+
+@testable import Providers
+
+/// Fixtures written from each ESP's documentation with an `expected.json` beside them that
+/// states, from the docs and ESP-REFERENCE.md rather than from our code, what every fixture must
+/// normalize to. Each field named there is checked; `null` means the field must be absent.
+struct ExpectedFixtures {
+    let provider: any WebhookProvider
+    let folder: String
+    /// Builds the authentic request for a fixture's bytes.
+    let request: @Sendable (String, [UInt8]) throws -> WebhookRequest
+    let credentials: SourceCredentials
+
+    static let receivedAt = Date(timeIntervalSince1970: 1_710_300_000)
+
+    /// Every fixture file named in expected.json, with its expected events in order.
+    func cases() throws -> [(file: String, expected: [[String: Any]])] {
+        let table = try #require(try Fixtures.json("\(folder)/expected.json") as? [String: Any])
+        return table.keys.filter { !$0.hasPrefix("_") }.sorted().map { file in
+            let value = table[file]
+            let list = (value as? [[String: Any]]) ?? [(value as? [String: Any]) ?? [:]]
+            return (file, list)
+        }
+    }
+
+    func check() async throws {
+        var keys = Set<String>()
+        var total = 0
+        for (file, expected) in try cases() {
+            let bytes = try Fixtures.bytes("\(folder)/\(file)")
+            let events = try await provider.receive(
+                try request(file, bytes), source: "default", credentials: credentials, now: Self.receivedAt
+            ).events
+            try #require(events.count == expected.count, "\(folder)/\(file): \(events.count) events, expected \(expected.count)")
+            for (index, (event, fields)) in zip(events, expected).enumerated() {
+                Self.compare(event, fields, where: "\(folder)/\(file)#\(index)")
+                #expect(keys.insert("\(event.eventKey)").inserted, "\(folder)/\(file)#\(index): duplicate event key \(event.eventKey)")
+                #expect(JSONObject.parse(event.raw) != nil, "\(folder)/\(file)#\(index): raw is not one JSON object")
+                total += 1
+            }
+            // The same bytes again give the same keys: a retry is recognised.
+            let again = try await provider.receive(
+                try request(file, bytes), source: "default", credentials: credentials, now: Self.receivedAt
+            ).events
+            #expect(again.map(\.eventKey) == events.map(\.eventKey))
+        }
+        #expect(total > 0)
+    }
+
+    static func compare(_ event: EmailEvent, _ fields: [String: Any], where place: String) {
+        func check<T: Equatable>(_ name: String, _ actual: T?, _ convert: (Any) -> T?) {
+            guard let value = fields[name] else { return }
+            let wanted = value is NSNull ? nil : convert(value)
+            #expect(actual == wanted, "\(place) \(name): got \(String(describing: actual)), expected \(String(describing: wanted))")
+        }
+        check("type", event.type.rawValue) { $0 as? String }
+        if let name = fields["espEvent"] as? String {
+            let subtype = fields["espSubtype"] as? String
+            #expect(event.espEvent == name || event.espEvent == "\(name)/\(subtype ?? "")", "\(place) espEvent: \(event.espEvent)")
+        }
+        check("recipient", event.recipient) { $0 as? String }
+        check("occurredAtMicros", event.occurredAt.unixMicroseconds) { ($0 as? NSNumber)?.int64Value }
+        check("messageId", event.messageId) { ($0 as? String) ?? ($0 as? NSNumber)?.stringValue }
+        check("bounceClass", event.bounceClass?.rawValue) { $0 as? String }
+        check("rejectReason", event.rejectReason?.rawValue) { $0 as? String }
+        check("smtpCode", event.smtpCode) { ($0 as? NSNumber)?.intValue }
+        check("clickURL", event.clickURL) { $0 as? String }
+        check("userAgent", event.userAgent) { $0 as? String }
+        check("ip", event.ip) { $0 as? String }
+        check("isFirst", event.isFirst) { ($0 as? NSNumber)?.boolValue }
+        check("isMachineOpen", event.isMachineOpen) { ($0 as? NSNumber)?.boolValue }
+        check("tags", event.tags) { $0 as? [String] }
+        check("campaign", event.campaign) { $0 as? String }
+        check("metadata", event.metadata) { ($0 as? [String: Any])?.compactMapValues(JSONObject.textValue) }
+    }
+
+    static func basic(_ credentials: String) -> @Sendable (String, [UInt8]) throws -> WebhookRequest {
+        { _, body in
+            WebhookRequest(
+                headers: ["content-type": "application/json", "authorization": "Basic " + Data(credentials.utf8).base64EncodedString()],
+                body: body, receivedAt: receivedAt
+            )
+        }
+    }
+}
+
+@Suite struct ExpectedFixtureTests {
+    static let secret = "postwire:fixture-password"
+    static let unsigned = SourceCredentials(secrets: [secret], replayWindow: 0)
+
+    @Test func postmark() async throws {
+        try await ExpectedFixtures(
+            provider: PostmarkProvider(), folder: "postmark", request: ExpectedFixtures.basic(Self.secret), credentials: Self.unsigned
+        ).check()
+    }
+
+    @Test func sparkpost() async throws {
+        try await ExpectedFixtures(
+            provider: SparkPostProvider(), folder: "sparkpost", request: ExpectedFixtures.basic(Self.secret), credentials: Self.unsigned
+        ).check()
+    }
+
+    @Test func brevo() async throws {
+        try await ExpectedFixtures(
+            provider: BrevoProvider(), folder: "brevo", request: ExpectedFixtures.basic(Self.secret), credentials: Self.unsigned
+        ).check()
+    }
+
+    @Test func mailjet() async throws {
+        try await ExpectedFixtures(
+            provider: MailjetProvider(), folder: "mailjet", request: ExpectedFixtures.basic(Self.secret), credentials: Self.unsigned
+        ).check()
+    }
+}
