@@ -133,7 +133,10 @@ let package = Package(
         .testTarget(name: "EmailEventsTests", dependencies: ["EmailEvents"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["Providers", "EmailEvents", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Providers", "EmailEvents", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -115,3 +115,92 @@ struct ExpectedFixtures {
         ).check()
     }
 }
+
+@Suite struct SignedExpectedFixtureTests {
+    static func sidecar(_ path: String) throws -> [String: Any] {
+        try #require(try Fixtures.json(path) as? [String: Any])
+    }
+
+    @Test func mailersend() async throws {
+        let signatures = try Self.sidecar("mailersend/signatures.json").compactMapValues { $0 as? String }
+        try await ExpectedFixtures(
+            provider: MailerSendProvider(), folder: "mailersend",
+            request: { file, body in
+                WebhookRequest(
+                    headers: ["content-type": "application/json", "signature": signatures[file] ?? ""], body: body,
+                    receivedAt: ExpectedFixtures.receivedAt)
+            },
+            credentials: SourceCredentials(secrets: ["postwire-mailersend-fixture-secret"], replayWindow: 0)
+        ).check()
+    }
+
+    @Test func resend() async throws {
+        let headers = try Self.sidecar("resend/headers.json").compactMapValues { $0 as? [String: String] }
+        try await ExpectedFixtures(
+            provider: ResendProvider(), folder: "resend",
+            request: { file, body in
+                let signed = headers[file] ?? [:]
+                return WebhookRequest(
+                    headers: signed.merging(["content-type": "application/json"]) { a, _ in a }, body: body,
+                    receivedAt: ExpectedFixtures.receivedAt)
+            },
+            // The fixtures were signed in 2023: the replay window is checked by the vector tests.
+            credentials: SourceCredentials(secrets: ["whsec_cG9zdHdpcmUtcmVzZW5kLWZpeHR1cmUtc2VjcmV0"], replayWindow: 0)
+        ).check()
+    }
+
+    @Test func mandrill() async throws {
+        let signature = try Self.sidecar("mandrill/batch.signature.json").compactMapValues { $0 as? String }
+        try await ExpectedFixtures(
+            provider: MandrillProvider(), folder: "mandrill",
+            request: { _, body in
+                WebhookRequest(
+                    headers: ["content-type": "application/x-www-form-urlencoded", "x-mandrill-signature": signature["signature"] ?? ""],
+                    body: body, receivedAt: ExpectedFixtures.receivedAt)
+            },
+            credentials: SourceCredentials(secrets: [signature["key"] ?? ""], replayWindow: 0, url: signature["url"])
+        ).check()
+    }
+
+    static let topic = "arn:aws:sns:us-east-1:123456789012:postwire-ses-events"
+
+    static func snsRequest(_ headers: [String: Any]) -> @Sendable (String, [UInt8]) throws -> WebhookRequest {
+        let table = headers.compactMapValues { $0 as? [String: String] }
+        return { file, body in
+            WebhookRequest(
+                headers: (table[file] ?? [:]).merging(["content-type": "text/plain; charset=UTF-8"]) { a, _ in a }, body: body,
+                receivedAt: ExpectedFixtures.receivedAt)
+        }
+    }
+
+    @Test func ses() async throws {
+        try await ExpectedFixtures(
+            provider: SESProvider(certificates: try FixtureCertificates()), folder: "ses",
+            request: Self.snsRequest(try Self.sidecar("ses/headers.json")),
+            credentials: SourceCredentials(secrets: [], replayWindow: 0, allowedTopics: [Self.topic])
+        ).check()
+    }
+
+    @Test func snsHandshakes() async throws {
+        let expected = try Self.sidecar("sns/expected.json")
+        let handshakes = try #require(expected["_handshake"] as? [String: [String: Any]])
+        let request = Self.snsRequest(try Self.sidecar("sns/headers.json"))
+        let allowed = SourceCredentials(secrets: [], replayWindow: 0, allowedTopics: [Self.topic])
+        for (file, handshake) in handshakes {
+            let received = try await SESProvider(certificates: try FixtureCertificates())
+                .receive(try request(file, try Fixtures.bytes("sns/\(file)")), source: "default", credentials: allowed, now: Date())
+            #expect(received.events.isEmpty)
+            let subscription = try #require(received.subscription)
+            #expect(subscription.topicArn == handshake["topicArn"] as? String)
+            #expect(
+                subscription.kind == (handshake["action"] as? String == "confirm" ? "SubscriptionConfirmation" : "UnsubscribeConfirmation"))
+            if let url = handshake["subscribeURL"] as? String { #expect(subscription.url == url) }
+            // A topic the source does not list is refused, confirmation or not.
+            let other = SourceCredentials(secrets: [], replayWindow: 0, allowedTopics: ["arn:aws:sns:us-east-1:123456789012:other"])
+            await #expect(throws: WebhookError.self) {
+                try await SESProvider(certificates: try FixtureCertificates())
+                    .receive(try request(file, try Fixtures.bytes("sns/\(file)")), source: "default", credentials: other, now: Date())
+            }
+        }
+    }
+}

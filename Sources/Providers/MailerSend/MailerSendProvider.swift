@@ -49,28 +49,23 @@ enum MailerSendNormalizer {
         }
         let email = data?.object("email")
         let morph = data?.object("morph")
-        let key = data?.string("id") ?? EventKey.derived([name, email?.object("message")?.string("id"), time])
+        // Webhook version 2 nests `email` and `morph`; version 1 is flat (`message_id`, `email` a string).
+        let messageId = email?.object("message")?.string("id") ?? data?.string("message_id")
+        let key = data?.string("id") ?? EventKey.derived([name, messageId, time])
         let (type, bounceClass, isFirst) = classify(name)
         var event = EmailEvent(
             provider: .mailersend, source: source, type: type, espEvent: name, eventKey: key,
             occurredAt: occurredAt, receivedAt: receivedAt, raw: raw
         )
-        event.messageId = email?.object("message")?.string("id")
-        event.setRecipient(email?.object("recipient")?.text("email"))
+        event.messageId = messageId
+        event.setRecipient(email?.object("recipient")?.text("email") ?? data?.text("email") ?? data?.object("recipient")?.text("email"))
         event.setSender(email?.text("from"))
         event.bounceClass = bounceClass
         event.isFirst = isFirst
-        event.rejectReason =
-            switch morph?.text("object") {
-            case "recipient_bounce": .bounced
-            case "spam_complaint": .spam
-            case "recipient_unsubscribe": .unsubscribed
-            default: nil
-            }
         event.description = morph?.text("readable_reason") ?? morph?.text("reason")
         event.mtaResponse = morph?.text("reason")
         event.smtpCode = event.mtaResponse.flatMap(SMTPText.leadingCode)
-        event.tags = email?.strings("tags") ?? []
+        event.tags = email?.strings("tags") ?? data?.strings("tags") ?? []
         event.clickURL = morph?.text("url")
         event.ip = morph?.text("ip")
         event.userAgent = morph?.text("user_agent") ?? morph?.text("userAgent")

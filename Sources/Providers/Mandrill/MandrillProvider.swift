@@ -82,7 +82,7 @@ enum FormBody {
 enum MandrillNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         // Sync events (allow/deny list changes) have `type` and `action` instead of `event`.
-        guard let name = object.text("event") ?? object.text("type").map({ "sync:\($0)" }) else {
+        guard let name = object.text("event") ?? object.text("type") else {
             throw WebhookError(.malformed, "event has no event or type")
         }
         guard let seconds = object.double("ts") else { throw WebhookError(.malformed, "event has no numeric ts") }
@@ -98,16 +98,15 @@ enum MandrillNormalizer {
         event.messageId = id
         event.setRecipient(message?.text("email") ?? object.object("reject")?.text("email") ?? object.object("entry")?.text("email"))
         event.setSender(message?.text("sender"))
-        event.mtaResponse = message?.text("diag")
-        event.smtpCode = event.mtaResponse.flatMap(SMTPText.leadingCode)
+        // The last SMTP exchange says what the receiving server answered.
+        let lastExchange = (message?.array("smtp_events") ?? []).compactMap(JSONObject.init).last
+        event.mtaResponse = message?.text("diag") ?? lastExchange?.text("diag")
+        event.smtpCode = event.mtaResponse.flatMap(SMTPText.code(in:))
         event.description = message?.text("bounce_description") ?? object.object("reject")?.text("detail")
         switch name {
-        case "hard_bounce": event.bounceClass = .hard; event.rejectReason = .bounced
-        case "soft_bounce": event.bounceClass = .soft; event.rejectReason = .bounced
-        case "deferral": event.bounceClass = .soft
-        case "reject": event.rejectReason = .blocked
-        case "spam": event.rejectReason = .spam
-        default: break
+        case "hard_bounce": event.bounceClass = .hard
+        case "soft_bounce", "deferral": event.bounceClass = .soft
+        default: break  // a `reject` event carries no reason
         }
         event.tags = message?.strings("tags") ?? []
         event.metadata = message?.object("metadata")?.textMap() ?? [:]

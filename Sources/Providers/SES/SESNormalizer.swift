@@ -93,16 +93,15 @@ enum SESNormalizer {
             event.description = detail?.text("delayType")
         case "Complaint":
             event.type = .complained
-            event.rejectReason = .spam
             event.description = detail?.text("complaintFeedbackType")
         case "Bounce":
             let kind = detail?.text("bounceType")
             let subtype = detail?.text("bounceSubType")
             event.description = [kind, subtype].compactMap { $0 }.joined(separator: ": ")
-            event.rejectReason = .bounced
             // SES refusing to send to a suppressed address is a rejection, not a bounce.
             if subtype == "Suppressed" || subtype == "OnAccountSuppressionList" {
                 event.type = .rejected
+                event.rejectReason = .bounced
             } else {
                 event.type = .bounced
                 event.bounceClass = kind == "Permanent" ? .hard : kind == "Transient" ? .soft : .undetermined
@@ -115,15 +114,11 @@ enum SESNormalizer {
                     $0.text("subscriptionStatus") == "OptOut"
                 }
             event.type = optedOut ? .unsubscribed : .subscribed
-            if optedOut { event.rejectReason = .unsubscribed }
         default:
             event.type = .unknown
         }
-        if event.smtpCode == nil, let response = event.mtaResponse {
-            // SES diagnostic codes read "smtp; 550 5.1.1 user unknown".
-            let text = response.hasPrefix("smtp;") ? String(response.dropFirst(5)).trimmingCharacters(in: .whitespaces) : response
-            event.smtpCode = SMTPText.leadingCode(text)
-        }
+        // SES diagnostic codes read "smtp; 550 5.1.1 user unknown".
+        event.smtpCode = event.mtaResponse.flatMap(SMTPText.code(in:))
         if let open = detail, ["Open", "Click"].contains(name) {
             event.ip = open.text("ipAddress")
             event.userAgent = open.text("userAgent")
@@ -131,10 +126,11 @@ enum SESNormalizer {
         }
     }
 
-    /// SES message tags: `{"campaign": ["spring"], "ses:configuration-set": ["main"]}` → first values.
+    /// SES message tags: `{"campaign": ["spring"], "ses:configuration-set": ["main"]}` → the first
+    /// value of each, without SES's own `ses:` tags.
     static func tags(_ object: JSONObject?) -> [String: String] {
         var result: [String: String] = [:]
-        for (key, value) in object?.storage ?? [:] {
+        for (key, value) in object?.storage ?? [:] where !key.hasPrefix("ses:") {
             if let list = value as? [Any], let first = list.first.flatMap(JSONObject.textValue) {
                 result[key] = first
             } else if let text = JSONObject.textValue(value) {

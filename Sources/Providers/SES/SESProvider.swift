@@ -41,6 +41,8 @@ public struct SESProvider: WebhookProvider {
         switch message.type {
         case "Notification":
             guard let ses = JSONObject.parse(Array(message.message.utf8)) else {
+                // SES announces a new event destination with a plain-text notification.
+                if message.message.hasPrefix("Successfully validated SNS topic") { return ReceivedWebhook(events: []) }
                 throw WebhookError(.malformed, "the SNS Message is not an SES event")
             }
             let events = try SESNormalizer.normalize(

@@ -49,17 +49,22 @@ enum ResendNormalizer {
             event.bounceClass = kind == "Permanent" ? .hard : kind == "Transient" ? .soft : .undetermined
             event.description = bounce.text("message")
             event.mtaResponse = (bounce.array("diagnosticCode") as? [String])?.first ?? bounce.text("diagnosticCode")
-            event.smtpCode = event.mtaResponse.flatMap(SMTPText.leadingCode)
-            event.rejectReason = .bounced
+            event.smtpCode = event.mtaResponse.flatMap(SMTPText.code(in:))
         }
-        if name == "email.suppressed" { event.rejectReason = .blocked }
+        if event.type == .deferred { event.bounceClass = .soft }
+        if name == "email.suppressed" {
+            event.rejectReason = .blocked
+            event.description = data?.object("suppressed")?.text("message")
+        }
+        if name == "email.failed" { event.description = data?.object("failed")?.text("reason") }
         if let click = data?.object("click") {
             event.clickURL = click.text("link")
             event.userAgent = click.text("userAgent")
             event.ip = click.text("ipAddress")
         }
-        event.tags = tags(data?["tags"])
-        event.campaign = data?.text("broadcast_id")
+        // Resend's tags are name/value pairs: metadata, not a list of labels.
+        event.metadata = metadata(data?["tags"])
+        event.campaign = event.metadata["campaign"] ?? data?.text("broadcast_id")
         return event
     }
 
@@ -79,15 +84,13 @@ enum ResendNormalizer {
         }
     }
 
-    /// Resend sends tags as `[{"name":…,"value":…}]` or as a flat map.
-    static func tags(_ value: Any?) -> [String] {
-        if let list = value as? [Any] {
-            return list.compactMap { item in
-                guard let tag = JSONObject(item), let name = tag.text("name") else { return item as? String }
-                return tag.text("value").map { "\(name):\($0)" } ?? name
-            }
+    /// Resend sends tags as a `{name: value}` map or as `[{"name":…,"value":…}]`.
+    static func metadata(_ value: Any?) -> [String: String] {
+        if let map = JSONObject(value) { return map.textMap() }
+        var result: [String: String] = [:]
+        for item in (value as? [Any]) ?? [] {
+            if let tag = JSONObject(item), let name = tag.text("name") { result[name] = tag.string("value") ?? "" }
         }
-        if let map = JSONObject(value) { return map.textMap().sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" } }
-        return []
+        return result
     }
 }

@@ -1,0 +1,115 @@
+import Foundation
+import SwiftASN1
+import Testing
+import X509
+
+@testable import Providers
+
+/// Known-answer vectors made outside Swift (Scripts/dev/esp_vectors.py, Python `cryptography`)
+/// and the Standard Webhooks spec's own vector. A valid case must pass authentication (it may
+/// then fail as `malformed` when its body is not an event of that ESP); an invalid one must fail
+/// authentication.
+@Suite struct MoreSignatureVectorTests {
+    static func cases(_ file: String) throws -> [[String: Any]] {
+        let table = try #require(try Fixtures.json("vectors/\(file).json") as? [String: Any])
+        return try #require(table["cases"] as? [[String: Any]])
+    }
+
+    static func body(_ vector: [String: Any]) throws -> [UInt8] {
+        let text = try #require(vector["bodyBase64"] as? String)
+        return Array(try #require(Data(base64Encoded: text)))
+    }
+
+    /// nil when authentication passed, else the error code.
+    static func authFailure(_ work: () async throws(WebhookError) -> ReceivedWebhook) async -> WebhookError.Code? {
+        do {
+            _ = try await work()
+            return nil
+        } catch {
+            return error.code == .malformed ? nil : error.code
+        }
+    }
+
+    @Test func mailersend() async throws {
+        for vector in try Self.cases("mailersend-hmac") {
+            let request = WebhookRequest(
+                headers: ["content-type": "application/json", "signature": vector["signature"] as? String ?? ""],
+                body: try Self.body(vector), receivedAt: Date()
+            )
+            let credentials = SourceCredentials(secrets: [vector["secret"] as? String ?? ""], replayWindow: 0)
+            let failure = await Self.authFailure { () async throws(WebhookError) in
+                try await MailerSendProvider().receive(request, source: "default", credentials: credentials, now: Date())
+            }
+            #expect((failure == nil) == (vector["valid"] as? Bool == true), "\(vector["name"] ?? "?"): \(String(describing: failure))")
+        }
+    }
+
+    @Test func standardWebhooks() async throws {
+        let cases = try Self.cases("standardwebhooks")
+        #expect(cases.contains { $0["valid"] as? Bool == true && ($0["note"] as? String ?? "").contains("published") })
+        for vector in cases {
+            let headers = try #require(vector["headers"] as? [String: String])
+            let request = WebhookRequest(
+                headers: headers.merging(["content-type": "application/json"]) { a, _ in a }, body: try Self.body(vector),
+                receivedAt: Date())
+            let now = Date(timeIntervalSince1970: (vector["verifyAt"] as? NSNumber)?.doubleValue ?? 0)
+            let credentials = SourceCredentials(secrets: [vector["secret"] as? String ?? ""], replayWindow: 300)
+            for provider in [StandardWebhooksProvider() as any WebhookProvider, ResendProvider()] {
+                let failure = await Self.authFailure { () async throws(WebhookError) in
+                    try await provider.receive(request, source: "default", credentials: credentials, now: now)
+                }
+                #expect(
+                    (failure == nil) == (vector["valid"] as? Bool == true),
+                    "\(vector["name"] ?? "?") via \(provider.provider): \(String(describing: failure))")
+            }
+        }
+    }
+
+    @Test func mandrill() async throws {
+        for vector in try Self.cases("mandrill") {
+            let request = WebhookRequest(
+                headers: [
+                    "content-type": "application/x-www-form-urlencoded", "x-mandrill-signature": vector["signature"] as? String ?? "",
+                ],
+                body: Array((vector["formBody"] as? String ?? "").utf8), receivedAt: Date()
+            )
+            let credentials = SourceCredentials(secrets: [vector["key"] as? String ?? ""], replayWindow: 0, url: vector["url"] as? String)
+            let failure = await Self.authFailure { () async throws(WebhookError) in
+                try await MandrillProvider().receive(request, source: "default", credentials: credentials, now: Date())
+            }
+            #expect((failure == nil) == (vector["valid"] as? Bool == true), "\(vector["name"] ?? "?"): \(String(describing: failure))")
+        }
+    }
+
+    @Test func snsSignatures() async throws {
+        let table = try #require(try Fixtures.json("vectors/sns.json") as? [String: Any])
+        let topic = try #require(table["topicArn"] as? String)
+        let source = try FixtureCertificates()
+        for vector in try #require(table["cases"] as? [[String: Any]]) {
+            let request = WebhookRequest(
+                headers: ["content-type": "text/plain; charset=UTF-8"], body: Array((vector["body"] as? String ?? "").utf8),
+                receivedAt: Date())
+            let credentials = SourceCredentials(secrets: [], replayWindow: 0, allowedTopics: [topic])
+            let failure = await Self.authFailure { () async throws(WebhookError) in
+                try await SESProvider(certificates: source).receive(request, source: "default", credentials: credentials, now: Date())
+            }
+            #expect((failure == nil) == (vector["accept"] as? Bool == true), "\(vector["name"] ?? "?"): \(String(describing: failure))")
+        }
+        let policy = try #require(table["certURLPolicy"] as? [String: Any])
+        for item in try #require(policy["cases"] as? [[String: Any]]) {
+            let url = item["url"] as? String ?? ""
+            #expect(SNSMessage.isAllowedCertificateURL(url) == (item["allowed"] as? Bool == true), "\(url)")
+        }
+    }
+}
+
+/// The fixture's stand-in SNS certificate for every (allowed) certificate URL.
+struct FixtureCertificates: SNSCertificateSource {
+    let certificate: Certificate
+
+    init() throws {
+        certificate = try Certificate(pemEncoded: String(decoding: try Fixtures.bytes("sns/cert.pem"), as: UTF8.self))
+    }
+
+    func certificate(at url: URL) async throws -> Certificate { certificate }
+}
