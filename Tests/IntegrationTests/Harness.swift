@@ -26,6 +26,27 @@ enum Harness {
         return try await run(app, until: ports) { port in try await body("http://127.0.0.1:\(port)") }
     }
 
+    /// An ingress with its sources and SNS handshake given directly (no network in tests).
+    static func withIngress<T: Sendable>(
+        _ configuration: PostwireConfiguration,
+        registry: SourceRegistry,
+        confirmSubscription: @escaping @Sendable (String) async throws -> Void,
+        _ body: @Sendable (String) async throws -> T
+    ) async throws -> T {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let redis = TestEnvironment.redis()
+        let sink = RedisEventSink(
+            client: redis, stream: configuration.redis.stream, quarantineStream: configuration.redis.quarantineStream,
+            guardPrefix: configuration.redis.replayGuardPrefix
+        )
+        let app = Ingress.buildApplication(
+            configuration: configuration, registry: registry, sink: sink, logger: TestEnvironment.logger,
+            confirmSubscription: confirmSubscription, onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }
+        )
+        defer { Task { await redis.close() } }
+        return try await run(app, until: ports) { port in try await body("http://127.0.0.1:\(port)") }
+    }
+
     private static func run<T: Sendable>(
         _ app: some ApplicationProtocol,
         until ports: AsyncStream<Int>,

@@ -139,20 +139,31 @@ import Testing
         #expect(first.events[0].eventKey == second.events[0].eventKey)
     }
 
-    /// Thousands of mutated fixtures (truncated, bit-flipped, spliced, deeply nested, huge
-    /// numbers, wrong types) through both providers, signature checks off so the parsers are
-    /// reached: only typed errors or events may come out, never a crash.
+    /// Thousands of mutated fixtures of every provider (truncated, bit-flipped, spliced, deeply
+    /// nested, huge numbers, wrong types), authentication off so the parsers are reached: only
+    /// typed errors or events may come out, never a crash.
     @Test func mutatedFixturesNeverCrash() async throws {
+        let folders: [(String, any WebhookProvider, String)] = [
+            ("mailgun", MailgunProvider(), "application/json"), ("sendgrid", SendGridProvider(), "application/json"),
+            ("postmark", PostmarkProvider(), "application/json"), ("sparkpost", SparkPostProvider(), "application/json"),
+            ("brevo", BrevoProvider(), "application/json"), ("mailjet", MailjetProvider(), "application/json"),
+            ("mailersend", MailerSendProvider(), "application/json"), ("resend", ResendProvider(), "application/json"),
+            ("mandrill", MandrillProvider(), "application/x-www-form-urlencoded"), ("ses", SESProvider(), "text/plain"),
+        ]
         var generator = SplitMix64(seed: 0x5057_4952_45)
-        let mailgunSeeds = try ["accepted", "failed-permanent", "clicked", "rejected"].map { try Fixtures.bytes("mailgun/\($0).json") }
-        let sendgridSeed = try Fixtures.bytes("sendgrid/batch.json")
         let open = SourceCredentials(secrets: [], replayWindow: 0, allowUnauthenticated: true)
         var outcomes = [0, 0]
-        for round in 0..<3000 {
-            let seed = round % 5 == 4 ? sendgridSeed : mailgunSeeds[round % mailgunSeeds.count]
-            let body = Mutator.mutate(seed, using: &generator)
-            let request = WebhookRequest(headers: ["content-type": "application/json"], body: body, receivedAt: Self.now)
-            for provider in [MailgunProvider() as any WebhookProvider, SendGridProvider()] {
+        for (folder, provider, contentType) in folders {
+            let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.root.appendingPathComponent(folder).path)
+                .filter {
+                    ($0.hasSuffix(".json") || $0.hasSuffix(".form")) && !$0.contains("expected") && !$0.contains("signature")
+                        && !$0.contains("headers")
+                }
+            let seeds = try files.map { try Fixtures.bytes("\(folder)/\($0)") }
+            try #require(!seeds.isEmpty, "\(folder) has no fixtures")
+            for round in 0..<600 {
+                let body = Mutator.mutate(seeds[round % seeds.count], using: &generator)
+                let request = WebhookRequest(headers: ["content-type": contentType], body: body, receivedAt: Self.now)
                 do {
                     _ = try await provider.receive(request, source: "default", credentials: open, now: Self.now)
                     outcomes[0] += 1
@@ -163,7 +174,7 @@ import Testing
             }
         }
         #expect(outcomes[0] + outcomes[1] == 6000)
-        #expect(outcomes[1] > 0)
+        #expect(outcomes[0] > 0 && outcomes[1] > 0)
     }
 }
 
