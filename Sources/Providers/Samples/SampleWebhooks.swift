@@ -135,7 +135,7 @@ public enum SampleWebhooks {
         return String((0..<50).map { _ in alphabet.randomElement()! })
     }
 
-    private static func serialize(_ value: Any) -> [UInt8] {
+    static func serialize(_ value: Any) -> [UInt8] {
         // Dictionaries of strings and numbers always serialize.
         Array((try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data())
     }
