@@ -17,9 +17,7 @@ public struct MailerSendProvider: WebhookProvider {
         credentials: SourceCredentials,
         now: Date
     ) async throws(WebhookError) -> ReceivedWebhook {
-        guard request.mediaType == "application/json" else {
-            throw WebhookError(.unsupportedMediaType, "MailerSend webhooks must be application/json")
-        }
+        try MediaType.require("application/json", request, esp: "MailerSend")
         try verify(request, credentials: credentials)
         guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
         let event = try MailerSendNormalizer.normalize(body, raw: request.body, source: source, receivedAt: request.receivedAt)

@@ -20,9 +20,7 @@ public struct MailgunProvider: WebhookProvider {
         credentials: SourceCredentials,
         now: Date
     ) async throws(WebhookError) -> ReceivedWebhook {
-        guard request.mediaType == "application/json" else {
-            throw WebhookError(.unsupportedMediaType, "Mailgun webhooks must be application/json")
-        }
+        try MediaType.require("application/json", request, esp: "Mailgun")
         guard let body = JSONObject.parse(request.body) else {
             throw WebhookError(.unreadable, "body is not a JSON object; cannot find the signature")
         }

@@ -15,14 +15,10 @@ public struct MailjetProvider: WebhookProvider {
         credentials: SourceCredentials,
         now: Date
     ) async throws(WebhookError) -> ReceivedWebhook {
-        guard request.mediaType == "application/json" else {
-            throw WebhookError(.unsupportedMediaType, "Mailjet webhooks must be application/json")
-        }
-        try HTTPCredentials.verify(request, credentials: credentials)
-        let events = try EventObjects.parse(request.body).map { item throws(WebhookError) in
-            try MailjetNormalizer.normalize(item.object, raw: item.raw, source: source, receivedAt: request.receivedAt)
-        }
-        return ReceivedWebhook(events: events)
+        ReceivedWebhook(
+            events: try CredentialedJSON.events(request, esp: "Mailjet", credentials: credentials) { object, raw throws(WebhookError) in
+                try MailjetNormalizer.normalize(object, raw: raw, source: source, receivedAt: request.receivedAt)
+            })
     }
 }
 

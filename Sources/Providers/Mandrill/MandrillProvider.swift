@@ -18,9 +18,7 @@ public struct MandrillProvider: WebhookProvider {
         credentials: SourceCredentials,
         now: Date
     ) async throws(WebhookError) -> ReceivedWebhook {
-        guard request.mediaType == "application/x-www-form-urlencoded" else {
-            throw WebhookError(.unsupportedMediaType, "Mandrill webhooks must be application/x-www-form-urlencoded")
-        }
+        try MediaType.require("application/x-www-form-urlencoded", request, esp: "Mandrill")
         guard let form = FormBody.parse(request.body) else { throw WebhookError(.unreadable, "body is not a form") }
         try verify(request, form: form, credentials: credentials)
         guard let events = form.last(where: { $0.0 == "mandrill_events" })?.1 else {

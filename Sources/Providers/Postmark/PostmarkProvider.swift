@@ -16,12 +16,9 @@ public struct PostmarkProvider: WebhookProvider {
         credentials: SourceCredentials,
         now: Date
     ) async throws(WebhookError) -> ReceivedWebhook {
-        guard request.mediaType == "application/json" else {
-            throw WebhookError(.unsupportedMediaType, "Postmark webhooks must be application/json")
-        }
-        try HTTPCredentials.verify(request, credentials: credentials)
-        guard let object = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
-        let event = try PostmarkNormalizer.normalize(object, raw: request.body, source: source, receivedAt: request.receivedAt)
-        return ReceivedWebhook(events: [event])
+        ReceivedWebhook(
+            events: try CredentialedJSON.events(request, esp: "Postmark", credentials: credentials) { object, raw throws(WebhookError) in
+                try PostmarkNormalizer.normalize(object, raw: raw, source: source, receivedAt: request.receivedAt)
+            })
     }
 }

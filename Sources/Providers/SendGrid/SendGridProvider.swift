@@ -23,9 +23,7 @@ public struct SendGridProvider: WebhookProvider {
         credentials: SourceCredentials,
         now: Date
     ) async throws(WebhookError) -> ReceivedWebhook {
-        guard request.mediaType == "application/json" else {
-            throw WebhookError(.unsupportedMediaType, "SendGrid webhooks must be application/json")
-        }
+        try MediaType.require("application/json", request, esp: "SendGrid")
         try verify(request, credentials: credentials, now: now)
 
         let ranges: [Range<Int>]

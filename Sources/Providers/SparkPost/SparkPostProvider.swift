@@ -16,9 +16,7 @@ public struct SparkPostProvider: WebhookProvider {
         credentials: SourceCredentials,
         now: Date
     ) async throws(WebhookError) -> ReceivedWebhook {
-        guard request.mediaType == "application/json" else {
-            throw WebhookError(.unsupportedMediaType, "SparkPost webhooks must be application/json")
-        }
+        try MediaType.require("application/json", request, esp: "SparkPost")
         try HTTPCredentials.verify(request, credentials: credentials)
         var events: [EmailEvent] = []
         for item in try EventObjects.parse(request.body) {

@@ -15,9 +15,7 @@ public struct ResendProvider: WebhookProvider {
         credentials: SourceCredentials,
         now: Date
     ) async throws(WebhookError) -> ReceivedWebhook {
-        guard request.mediaType == "application/json" else {
-            throw WebhookError(.unsupportedMediaType, "Resend webhooks must be application/json")
-        }
+        try MediaType.require("application/json", request, esp: "Resend")
         let id = try StandardWebhooksSignature.verify(request, credentials: credentials, now: now)
         guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
         var event = try ResendNormalizer.normalize(body, raw: request.body, id: id, source: source, receivedAt: request.receivedAt)
