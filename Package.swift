@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "WorkerApp",
             dependencies: [
-                "EmailEvents", "RedisStreams", "EventStore", "PostwireConfig",
+                "EmailEvents", "Providers", "RedisStreams", "EventStore", "PostwireConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "PostwireCLI",
             dependencies: [
-                "EmailEvents", "Providers", "EventStore", "PostwireConfig", "WorkerApp",
+                "EmailEvents", "Providers", "EventStore", "PostwireConfig", "WorkerApp", "RedisStreams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

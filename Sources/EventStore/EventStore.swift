@@ -90,3 +90,14 @@ public struct EventStore: Sendable {
         }
     }
 }
+
+extension EventStore {
+    /// Throws ``EventStoreError/Code/unavailable`` unless PostgreSQL answers now.
+    public func ping() async throws(EventStoreError) {
+        do {
+            try await client.query("SELECT 1", logger: logger)
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+}

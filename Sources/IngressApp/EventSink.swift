@@ -21,6 +21,27 @@ public struct QuarantineEntry: Sendable {
     public var contentType: String
     public var receivedAt: Date
     public var body: [UInt8]
+    /// The request's headers without credentials, so a replay can normalize it as it arrived
+    /// (Resend's event key is its `svix-id` header).
+    public var headers: [String: String]
+
+    public init(
+        provider: String, source: String, reason: String, contentType: String, receivedAt: Date, body: [UInt8],
+        headers: [String: String] = [:]
+    ) {
+        self.provider = provider
+        self.source = source
+        self.reason = reason
+        self.contentType = contentType
+        self.receivedAt = receivedAt
+        self.body = body
+        self.headers = headers
+    }
+
+    /// Headers that carry secrets or signatures are never stored.
+    static func storable(_ headers: [String: String]) -> [String: String] {
+        headers.filter { name, _ in !(name == "authorization" || name == "cookie" || name.contains("signature")) }
+    }
 
     var fields: [(String, [UInt8])] {
         [
@@ -31,6 +52,10 @@ public struct QuarantineEntry: Sendable {
             ("content_type", Array(contentType.utf8)),
             ("received_at", Array(String(receivedAt.unixMicroseconds).utf8)),
             ("body", body),
+            (
+                "headers",
+                Array((try? JSONSerialization.data(withJSONObject: Self.storable(headers), options: [.sortedKeys])) ?? Data("{}".utf8))
+            ),
         ]
     }
 }

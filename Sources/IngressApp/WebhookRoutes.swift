@@ -130,7 +130,8 @@ struct WebhookRoutes: Sendable {
             // Authentic but unparseable: keep it, with the reason, for `postwire replay`.
             let entry = QuarantineEntry(
                 provider: entry.provider.provider.rawValue, source: entry.name, reason: error.message,
-                contentType: webhook.headers["content-type"] ?? "", receivedAt: webhook.receivedAt, body: webhook.body
+                contentType: webhook.headers["content-type"] ?? "", receivedAt: webhook.receivedAt, body: webhook.body,
+                headers: webhook.headers
             )
             do {
                 try await sink.quarantine(entry)

@@ -81,6 +81,13 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     /// First wait after PostgreSQL failed; doubles up to `maxBackoffMilliseconds`.
     public var backoffMilliseconds = 500
     public var maxBackoffMilliseconds = 30_000
+    /// An entry delivered this many times without being acknowledged (it keeps failing or keeps
+    /// taking its worker down) goes to the dead-letter stream, while PostgreSQL is reachable.
+    public var maxDeliveries = 5
+    /// How often a worker trims acknowledged entries and removes departed consumers.
+    public var housekeepingIntervalMilliseconds = 60_000
+    /// A consumer idle this long with nothing pending is removed from the group.
+    public var consumerRetentionMilliseconds = 3_600_000
 }
 
 public struct SourceSettings: Codable, Sendable, Equatable {

@@ -16,6 +16,9 @@ import ServiceLifecycle
 ///   nothing new, so an outage does not pull the whole stream into one worker's pending list.
 /// - An entry that cannot be decoded, or that PostgreSQL refuses on its own, goes to the
 ///   dead-letter stream with the error and its original id, and is then acknowledged.
+/// - An entry delivered more than `maxDeliveries` times (it keeps failing, or keeps taking its
+///   worker down) is dead-lettered when it is reclaimed, but only while PostgreSQL answers: an
+///   outage makes every entry fail, and that is no reason to give up on any of them.
 /// - On graceful shutdown the worker stops reading, finishes the batch in hand (commit, ack) and
 ///   returns; nothing is deleted from the pending list.
 public struct EventWorker: Service {
@@ -25,6 +28,7 @@ public struct EventWorker: Service {
     let stream: String
     let deadLetterStream: String
     public let consumer: String
+    public let stats = WorkerStats()
     let logger: Logger
 
     public init(redis: RedisClient, store: EventStore, settings: WorkerSettings, stream: String, deadLetterStream: String, logger: Logger) {
@@ -44,7 +48,12 @@ public struct EventWorker: Service {
         var backoff = Backoff(baseMilliseconds: settings.backoffMilliseconds, capMilliseconds: settings.maxBackoffMilliseconds)
         var held: [StreamEntry] = []
         var nextClaim = ContinuousClock.now
+        var nextHousekeeping = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if ContinuousClock.now >= nextHousekeeping {
+                nextHousekeeping = .now + .milliseconds(settings.housekeepingIntervalMilliseconds)
+                await housekeep()
+            }
             do {
                 if held.isEmpty, ContinuousClock.now >= nextClaim {
                     held = try await reclaim()
@@ -75,8 +84,11 @@ public struct EventWorker: Service {
         var backoff = Backoff(baseMilliseconds: settings.backoffMilliseconds, capMilliseconds: 5000)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await redis.createGroup(stream, group: settings.group)
-                let version = try await store.schemaVersion()
+                // Nothing is held yet, so waiting for a dependency may be cut short by SIGTERM.
+                let version = try await cancelWhenGracefulShutdown { [redis, store, stream, settings] in
+                    try await redis.createGroup(stream, group: settings.group)
+                    return try await store.schemaVersion()
+                }
                 guard version >= EventStore.latestVersion else {
                     logger.error(
                         "database schema is at version \(version), this worker needs \(EventStore.latestVersion): run `postwire migrate`")
@@ -94,8 +106,9 @@ public struct EventWorker: Service {
         return false
     }
 
-    /// Takes over entries that have been pending too long with any consumer (a crashed worker's).
-    private func reclaim() async throws(RedisError) -> [StreamEntry] {
+    /// Takes over entries that have been pending too long with any consumer (a crashed worker's),
+    /// and dead-letters those delivered too often.
+    private func reclaim() async throws -> [StreamEntry] {
         let result = try await redis.autoClaim(
             stream, group: settings.group, consumer: consumer,
             minIdleMilliseconds: settings.claimMinIdleMilliseconds, count: settings.batchSize
@@ -104,10 +117,36 @@ public struct EventWorker: Service {
             logger.critical(
                 "pending entries were deleted from the stream before processing: events lost", metadata: ["ids": "\(result.deletedIds)"])
         }
-        if !result.entries.isEmpty {
-            logger.warning("reclaimed idle entries", metadata: ["entries": "\(result.entries.count)"])
+        guard let first = result.entries.first, let last = result.entries.last else { return [] }
+        stats.record { $0.reclaimed += result.entries.count }
+        logger.warning("reclaimed idle entries", metadata: ["entries": "\(result.entries.count)"])
+        let deliveries = try await redis.pending(
+            stream, group: settings.group, start: first.id, end: last.id, count: result.entries.count, consumer: consumer)
+        let counts = Dictionary(deliveries.map { ($0.id, $0.deliveries) }, uniquingKeysWith: max)
+        let exhausted = result.entries.filter { (counts[$0.id] ?? 0) > Int64(settings.maxDeliveries) }
+        guard !exhausted.isEmpty else { return result.entries }
+        // If PostgreSQL is down every entry fails: that says nothing about these ones.
+        try await store.ping()
+        for entry in exhausted {
+            let reason = "delivered \(counts[entry.id] ?? 0) times without being acknowledged (maxDeliveries \(settings.maxDeliveries))"
+            try await deadLetter(entry, error: reason)
+            try await redis.ack(stream, group: settings.group, ids: [entry.id])
         }
-        return result.entries
+        let dead = Set(exhausted.map(\.id))
+        return result.entries.filter { !dead.contains($0.id) }
+    }
+
+    /// Trims what every group has acknowledged and removes departed consumers. Failures are only
+    /// logged: housekeeping must never stop the worker.
+    private func housekeep() async {
+        do {
+            try await Housekeeping(
+                redis: redis, stream: stream, self_: consumer, retentionMilliseconds: settings.consumerRetentionMilliseconds,
+                logger: logger
+            ).run()
+        } catch {
+            logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Decodes, writes in one statement, then acknowledges. Throws (without acknowledging) when
@@ -127,6 +166,10 @@ public struct EventWorker: Service {
         }
         do {
             let result = try await store.write(events)
+            stats.record {
+                $0.stored += result.stored
+                $0.duplicates += result.duplicates
+            }
             logger.debug(
                 "batch committed",
                 metadata: ["first": "\(ids.first ?? "")", "stored": "\(result.stored)", "duplicates": "\(result.duplicates)"])
@@ -136,6 +179,7 @@ public struct EventWorker: Service {
             try await isolate(events, ids: ids, entries: entries)
         }
         try await redis.ack(stream, group: settings.group, ids: ids)
+        stats.record { $0.acknowledged += ids.count }
     }
 
     /// PostgreSQL refused the batch for its data: write event by event so one bad event does
@@ -144,7 +188,11 @@ public struct EventWorker: Service {
         let byId = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for (event, id) in zip(events, ids) {
             do {
-                _ = try await store.write([event])
+                let result = try await store.write([event])
+                stats.record {
+                    $0.stored += result.stored
+                    $0.duplicates += result.duplicates
+                }
             } catch {
                 guard error.code == .rejected else { throw error }
                 if let entry = byId[id] { try await deadLetter(entry, error: "\(error)") }
@@ -159,6 +207,7 @@ public struct EventWorker: Service {
         fields.append(("dead_original_id", Array(entry.id.utf8)))
         fields.append(("dead_consumer", Array(consumer.utf8)))
         _ = try await redis.xadd(deadLetterStream, fields)
+        stats.record { $0.deadLettered += 1 }
     }
 
     private func pause(_ duration: Duration) async {

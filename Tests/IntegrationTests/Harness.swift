@@ -78,10 +78,11 @@ enum Harness {
     static func withWorker<T: Sendable>(
         _ configuration: PostwireConfiguration,
         consumer: String,
-        _ body: @Sendable () async throws -> T
+        _ body: @Sendable (EventWorker) async throws -> T
     ) async throws -> T {
         let postgres = PostgresClient(
-            configuration: TestEnvironment.postgresConfiguration(database: configuration.postgres.database),
+            configuration: TestEnvironment.postgresConfiguration(
+                database: configuration.postgres.database, port: configuration.postgres.port),
             backgroundLogger: TestEnvironment.logger
         )
         let redis = RedisClient(
@@ -100,7 +101,7 @@ enum Harness {
                 return nil
             }
             do {
-                let result = try await body()
+                let result = try await body(worker)
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
                 return result

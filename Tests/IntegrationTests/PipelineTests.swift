@@ -104,7 +104,7 @@ import Testing
             let redis = TestEnvironment.redis()
 
             try await Harness.withIngress(configuration, environment: Self.environment) { url in
-                try await Harness.withWorker(configuration, consumer: "w1") {
+                try await Harness.withWorker(configuration, consumer: "w1") { _ in
                     let statuses = try await Self.postAll(url + "/webhooks/mailgun", mailgun)
                     #expect(statuses.allSatisfy { $0 == 200 }, "statuses: \(Set(statuses))")
                     let batch = try await HTTP.request(url + "/webhooks/sendgrid/default", headers: sendgrid.headers, body: sendgrid.body)

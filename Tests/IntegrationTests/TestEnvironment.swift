@@ -58,9 +58,11 @@ enum TestEnvironment {
         RedisClient(configuration: RedisConfiguration(port: port, connections: 2), logger: logger)
     }
 
-    static func postgresConfiguration(database: String) -> PostgresClient.Configuration {
-        PostgresClient.Configuration(
-            host: "127.0.0.1", port: postgresPort, username: "postwire", password: postgresPassword, database: database, tls: .disable)
+    static func postgresConfiguration(database: String, port: Int = postgresPort) -> PostgresClient.Configuration {
+        var configuration = PostgresClient.Configuration(
+            host: "127.0.0.1", port: port, username: "postwire", password: postgresPassword, database: database, tls: .disable)
+        configuration.options.connectTimeout = .seconds(1)
+        return configuration
     }
 
     /// Runs `body` with a fresh, migrated database of its own, dropped afterwards.

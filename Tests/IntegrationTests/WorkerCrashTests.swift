@@ -72,7 +72,7 @@ import Testing
             // entries were never acknowledged, and the rescue below must end with exact counts.
             #expect(try await redis.pendingSummary(configuration.redis.stream, group: configuration.worker.group).count == 100)
 
-            try await Harness.withWorker(configuration, consumer: "rescuer") {
+            try await Harness.withWorker(configuration, consumer: "rescuer") { _ in
                 try await Harness.waitUntilDrained(redis, configuration)
             }
             #expect(try await store.eventCount() == 100)

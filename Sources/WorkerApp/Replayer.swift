@@ -1,0 +1,110 @@
+import EmailEvents
+import Foundation
+import Providers
+import RedisStreams
+
+/// `postwire replay`: moves entries from the dead-letter or quarantine stream back into the events
+/// stream, each in one MULTI/EXEC (appended there, deleted here), so an entry is never lost or
+/// doubled by an interrupted replay. Replayed events are counted once: the store deduplicates them.
+///
+/// Dead-lettered entries go back as they were. Quarantined requests were authenticated when they
+/// arrived; they are normalized again by their provider (after the parser was fixed) and their
+/// events appended; a request that still cannot be parsed stays in quarantine.
+public struct Replayer: Sendable {
+    public enum Origin: String, Sendable, CaseIterable {
+        case dead
+        case quarantine
+    }
+
+    public struct Filter: Sendable {
+        public var provider: String?
+        public var source: String?
+        /// Only entries that reached the origin stream in this time range.
+        public var since: Date?
+        public var until: Date?
+        public var limit: Int?
+
+        public init(provider: String? = nil, source: String? = nil, since: Date? = nil, until: Date? = nil, limit: Int? = nil) {
+            self.provider = provider
+            self.source = source
+            self.since = since
+            self.until = until
+            self.limit = limit
+        }
+    }
+
+    public struct Outcome: Sendable, Equatable {
+        public var scanned = 0
+        public var matched = 0
+        public var moved = 0
+        public var events = 0
+        /// Entries left where they were, with the reason (quarantined requests that still fail).
+        public var failures: [String: String] = [:]
+    }
+
+    let redis: RedisClient
+    let eventsStream: String
+    let deadLetterStream: String
+    let quarantineStream: String
+
+    public init(redis: RedisClient, eventsStream: String, deadLetterStream: String, quarantineStream: String) {
+        self.redis = redis
+        self.eventsStream = eventsStream
+        self.deadLetterStream = deadLetterStream
+        self.quarantineStream = quarantineStream
+    }
+
+    /// Replays matching entries; `progress(scanned, total)` is called after every page.
+    public func replay(
+        from origin: Origin, filter: Filter = Filter(), dryRun: Bool = false, progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) async throws -> Outcome {
+        let source = origin == .dead ? deadLetterStream : quarantineStream
+        let total = try await redis.xlen(source)
+        var outcome = Outcome()
+        var start = filter.since.map { "\(Int64($0.timeIntervalSince1970 * 1000))-0" } ?? "-"
+        let end = filter.until.map { "\(Int64($0.timeIntervalSince1970 * 1000))-18446744073709551615" } ?? "+"
+        while filter.limit.map({ outcome.matched < $0 }) ?? true {
+            let page = try await redis.xrange(source, start: start, end: end, count: 500)
+            guard let last = page.last else { break }
+            start = "(" + last.id
+            for entry in page {
+                outcome.scanned += 1
+                guard matches(entry, filter), filter.limit.map({ outcome.matched < $0 }) ?? true else { continue }
+                outcome.matched += 1
+                do {
+                    let fields = try origin == .dead ? [restored(entry)] : await renormalized(entry)
+                    outcome.events += fields.count
+                    if !dryRun { try await redis.move(entry.id, from: source, to: eventsStream, fields: fields) }
+                    outcome.moved += 1
+                } catch {
+                    outcome.failures[entry.id] = "\(error)"
+                }
+            }
+            progress(outcome.scanned, total)
+        }
+        return outcome
+    }
+
+    private func matches(_ entry: StreamEntry, _ filter: Filter) -> Bool {
+        (filter.provider.map { entry.string("p") == $0 } ?? true) && (filter.source.map { entry.string("s") == $0 } ?? true)
+    }
+
+    /// A dead-lettered entry as it was before: without the `dead_*` fields the worker added.
+    private func restored(_ entry: StreamEntry) -> RedisClient.Fields {
+        entry.fields.filter { !$0.key.hasPrefix("dead_") }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// A quarantined request normalized again, authentication skipped (it passed on arrival).
+    private func renormalized(_ entry: StreamEntry) async throws -> [RedisClient.Fields] {
+        guard let name = entry.string("p"), let provider = Provider(rawValue: name).flatMap({ ProviderRegistry.provider(for: $0) }) else {
+            throw WebhookError(.malformed, "unknown provider \(entry.string("p") ?? "")")
+        }
+        var headers = (entry.fields["headers"].flatMap { try? JSONSerialization.jsonObject(with: Data($0)) } as? [String: String]) ?? [:]
+        headers["content-type"] = entry.string("content_type") ?? headers["content-type"]
+        let receivedAt = entry.string("received_at").flatMap(Int64.init).map(Date.init(unixMicroseconds:)) ?? Date()
+        let request = WebhookRequest(headers: headers, body: entry.fields["body"] ?? [], receivedAt: receivedAt)
+        let trusted = SourceCredentials(secrets: [], replayWindow: 0, allowUnauthenticated: true)
+        let received = try await provider.receive(request, source: entry.string("s") ?? "default", credentials: trusted, now: receivedAt)
+        return received.events.map(StreamEntryCodec.encode)
+    }
+}
