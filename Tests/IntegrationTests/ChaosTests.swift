@@ -1,0 +1,137 @@
+import Crypto
+import EmailEvents
+import EventStore
+import Foundation
+import NIOConcurrencyHelpers
+import PostwireConfig
+import Providers
+import RedisStreams
+import Testing
+
+/// Faults under load (issue 4): real worker processes killed with SIGKILL every second and a half
+/// while signed Mailgun and SendGrid traffic, with deliberate duplicates, flows through a running
+/// ingress. Every acknowledged event must be counted exactly once.
+@Suite(.serialized) struct ChaosTests {
+    static let mailgunKey = "chaos-mailgun-key"
+    static let sendgridKey = P256.Signing.PrivateKey()
+
+    @Test func workersKilledEverySecondAndAHalfLoseAndDoubleNothing() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let configuration = {
+                var configuration = TestEnvironment.configuration(database: database)
+                configuration.worker.claimMinIdleMilliseconds = 1000
+                configuration.worker.batchSize = 100
+                return configuration
+            }()
+            let environment = [
+                "POSTWIRE_SECRET_MAILGUN_DEFAULT": Self.mailgunKey,
+                "POSTWIRE_SECRET_SENDGRID_DEFAULT": Self.sendgridKey.publicKey.derRepresentation.base64EncodedString(),
+            ]
+            let redis = TestEnvironment.redis()
+            try await redis.createGroup(configuration.redis.stream, group: configuration.worker.group)
+            let workers = NIOLockedValueBox<[ChildProcess]>([])
+            let spawned = NIOLockedValueBox(0)
+            @Sendable func spawnWorker() throws {
+                let n = spawned.withLockedValue { value in
+                    value += 1
+                    return value
+                }
+                var env = WorkerCrashTests.workerEnvironment(configuration, consumer: "chaos-\(n)")
+                env["POSTWIRE_WORKER_CLAIM_MIN_IDLE_MILLISECONDS"] = "1000"
+                env["POSTWIRE_WORKER_CLAIM_INTERVAL_MILLISECONDS"] = "300"
+                env["POSTWIRE_WORKER_BATCH_SIZE"] = "100"
+                let child = try ChildProcess.spawn(
+                    TestEnvironment.binDirectory.appendingPathComponent("postwire-worker").path, [], environment: env)
+                workers.withLockedValue { $0.append(child) }
+            }
+            try spawnWorker()
+            try spawnWorker()
+
+            let run = TestEnvironment.unique("chaos")
+            let now = Date()
+            let mailgun = (0..<300).map { i in
+                SampleEvent(
+                    espEvent: ["delivered", "opened", "clicked"][i % 3], id: "\(run)-mg-\(i)", recipient: "u\(i)@example.com",
+                    occurredAt: now)
+            }
+            let sendgridBatches = (0..<20).map { b in
+                (0..<50).map { i in
+                    SampleEvent(
+                        espEvent: ["processed", "delivered", "open"][i % 3], id: "\(run)-sg-\(b)-\(i)", recipient: "s\(i)@example.com",
+                        occurredAt: now)
+                }
+            }
+            let distinct = mailgun.count + sendgridBatches.map(\.count).reduce(0, +)
+            let killed = NIOLockedValueBox(0)
+
+            let (accepted, sent) = try await Harness.withIngress(configuration, environment: environment) { url in
+                try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                    // The killer: one worker process SIGKILLed every 1.5 s, a new one started.
+                    group.addTask {
+                        for _ in 0..<8 {
+                            try await Task.sleep(for: .milliseconds(1500))
+                            if let victim = workers.withLockedValue({ $0.isEmpty ? nil : $0.removeFirst() }) {
+                                victim.signal(SIGKILL)
+                                _ = try? await victim.wait()
+                                killed.withLockedValue { $0 += 1 }
+                            }
+                            try spawnWorker()
+                        }
+                        return (0, 0)
+                    }
+                    // Mailgun: every event once, then each again re-signed (an ESP retry).
+                    group.addTask {
+                        var accepted = 0, sent = 0
+                        for round in 0..<2 {
+                            for sample in mailgun {
+                                let webhook = SampleWebhooks.mailgun(sample, signingKey: Self.mailgunKey, signedAt: Date())
+                                let reply = try await HTTP.request(url + "/webhooks/mailgun", headers: webhook.headers, body: webhook.body)
+                                sent += 1
+                                if reply.status == 200 { accepted += 1 }
+                                if round == 0 { try await Task.sleep(for: .milliseconds(15)) }
+                            }
+                        }
+                        return (accepted, sent)
+                    }
+                    // SendGrid: each batch posted three times.
+                    group.addTask {
+                        var accepted = 0, sent = 0
+                        for batch in sendgridBatches {
+                            let webhook = SampleWebhooks.sendgrid(batch, privateKey: Self.sendgridKey, signedAt: Date())
+                            for _ in 0..<3 {
+                                let reply = try await HTTP.request(url + "/webhooks/sendgrid", headers: webhook.headers, body: webhook.body)
+                                sent += 1
+                                if reply.status == 200 { accepted += 1 }
+                            }
+                            try await Task.sleep(for: .milliseconds(400))
+                        }
+                        return (accepted, sent)
+                    }
+                    var totals = (0, 0)
+                    for try await (a, s) in group { totals = (totals.0 + a, totals.1 + s) }
+                    return totals
+                }
+            }
+            #expect(accepted == sent, "every request was accepted (\(accepted) of \(sent))")
+
+            let drainStart = ContinuousClock.now
+            try await Harness.waitUntilDrained(redis, configuration, timeout: .seconds(90))
+            let drained = ContinuousClock.now - drainStart
+            for worker in workers.withLockedValue({ $0 }) {
+                worker.signal(SIGTERM)
+                _ = try await worker.wait()
+            }
+            let counted = try await store.eventCount()
+            let rollup = try await store.hourlyCounts().map(\.count).reduce(0, +)
+            let dead = try await redis.xlen(configuration.redis.deadLetterStream)
+            print(
+                "chaos: \(sent) requests (\(distinct) distinct events, each sent 2-3 times), \(accepted) accepted, \(killed.withLockedValue { $0 }) workers SIGKILLed, counted \(counted), rollup \(rollup), dead-lettered \(dead), drained \(drained) after the load"
+            )
+            #expect(counted == distinct)
+            #expect(rollup == Int64(distinct))
+            #expect(dead == 0)
+            #expect(killed.withLockedValue { $0 } == 8)
+            await redis.close()
+        }
+    }
+}
