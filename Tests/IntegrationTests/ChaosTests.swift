@@ -135,3 +135,89 @@ import Testing
         }
     }
 }
+
+/// Redis itself goes away under load (issue 4): a private append-only Redis (fsync always) is
+/// killed with SIGKILL and restarted on the same data while signed traffic flows. Requests during
+/// the outage get 503 and are retried like an ESP would; every event that got a 2xx is counted.
+@Suite(.serialized) struct RedisRestartTests {
+    @Test func redisKilledAndRestartedLosesNoAcknowledgedEvent() async throws {
+        let port = Int.random(in: 40_000..<45_000)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.unique("pw-redis"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        @Sendable func startRedis() async throws -> ChildProcess {
+            let child = try ChildProcess.spawn(
+                "/usr/bin/redis-server",
+                [
+                    "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--appendonly", "yes", "--appendfsync", "always",
+                    "--save", "", "--loglevel", "warning",
+                ])
+            let probe = TestEnvironment.redis(port: port)
+            defer { Task { await probe.close() } }
+            try await TestEnvironment.eventually(timeout: .seconds(15), "redis on \(port)") { (try? await probe.ping()) != nil }
+            return child
+        }
+        let server = NIOLockedValueBox(try await startRedis())
+        defer { server.withLockedValue { $0 }.signal(SIGKILL) }
+
+        try await TestEnvironment.withDatabase { database, store in
+            let configuration = {
+                var configuration = TestEnvironment.configuration(database: database, redisPort: port)
+                configuration.sources = [SourceSettings(provider: "mailgun", name: "default")]
+                configuration.worker.backoffMilliseconds = 50
+                configuration.worker.maxBackoffMilliseconds = 300
+                return configuration
+            }()
+            let key = "restart-mailgun-key"
+            let run = TestEnvironment.unique("restart")
+            let samples = (0..<400).map { i in
+                SampleEvent(
+                    espEvent: ["delivered", "opened"][i % 2], id: "\(run)-\(i)", recipient: "u\(i)@example.com", occurredAt: Date())
+            }
+            let outage = NIOLockedValueBox(0)
+            let redis = TestEnvironment.redis(port: port)
+            try await Harness.withIngress(configuration, environment: ["POSTWIRE_SECRET_MAILGUN_DEFAULT": key]) { url in
+                try await Harness.withWorker(configuration, consumer: "w1") { _ in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            // Like an ESP: retry whatever did not get a 2xx (with a fresh signature).
+                            for sample in samples {
+                                while true {
+                                    let webhook = SampleWebhooks.mailgun(sample, signingKey: key, signedAt: Date())
+                                    let status =
+                                        (try? await HTTP.request(url + "/webhooks/mailgun", headers: webhook.headers, body: webhook.body)
+                                            .status) ?? 0
+                                    if status == 200 { break }
+                                    #expect(status == 503, "during the outage the ingress answers 503, got \(status)")
+                                    outage.withLockedValue { $0 += 1 }
+                                    try await Task.sleep(for: .milliseconds(100))
+                                }
+                                try await Task.sleep(for: .milliseconds(5))
+                            }
+                        }
+                        try await Task.sleep(for: .seconds(1))
+                        let first = server.withLockedValue { $0 }
+                        first.signal(SIGKILL)
+                        _ = try await first.wait()
+                        try await Task.sleep(for: .seconds(2))
+                        let second = try await startRedis()
+                        server.withLockedValue { $0 = second }
+                        try await group.waitForAll()
+                    }
+                    try await Harness.waitUntilDrained(redis, configuration, timeout: .seconds(60))
+                }
+            }
+            let counted = try await store.eventCount()
+            print(
+                "redis restart: \(samples.count) events, \(outage.withLockedValue { $0 }) requests answered 503 during the outage and retried, counted \(counted)"
+            )
+            #expect(outage.withLockedValue { $0 } > 0, "the outage was seen")
+            #expect(counted == samples.count)
+            #expect(try await store.hourlyCounts().map(\.count).reduce(0, +) == Int64(samples.count))
+            await redis.close()
+        }
+        let last = server.withLockedValue { $0 }
+        last.signal(SIGKILL)
+        _ = try? await last.wait()
+    }
+}

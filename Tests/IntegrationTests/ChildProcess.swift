@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import RedisStreams
 
 #if canImport(Glibc)
@@ -10,10 +11,15 @@ import RedisStreams
 /// `POSIX_SPAWN_SETSIGMASK` gives it the mask a process normally starts with.
 final class ChildProcess: Sendable {
     let pid: pid_t
+    /// Set once the child is reaped: its pid may then belong to someone else and is never signalled.
+    private let reaped = NIOLockedValueBox<Int32?>(nil)
 
     private init(pid: pid_t) { self.pid = pid }
 
-    static func spawn(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ChildProcess {
+    /// `logPath` receives the child's standard error (default: discarded).
+    static func spawn(
+        _ path: String, _ arguments: [String], environment: [String: String]? = nil, logPath: String? = nil
+    ) throws -> ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -32,20 +38,36 @@ final class ChildProcess: Sendable {
             argv.forEach { free($0) }
             env.forEach { free($0) }
         }
+        // The child must not hold the test runner's output pipes: `swift test` waits for them to
+        // close, so a child outliving a failed test would hang the whole run.
+        var files = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&files)
+        defer { posix_spawn_file_actions_destroy(&files) }
+        posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&files, 2, logPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         var pid: pid_t = 0
-        let status = posix_spawn(&pid, path, nil, &attributes, argv, env)
+        let status = posix_spawn(&pid, path, &files, &attributes, argv, env)
         guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EINVAL) }
         return ChildProcess(pid: pid)
     }
 
     func signal(_ signal: Int32) {
-        kill(pid, signal)
+        reaped.withLockedValue { status in
+            if status == nil { kill(pid, signal) }
+        }
     }
 
     /// The exit status, or `nil` while it runs.
     func poll() -> (exited: Bool, code: Int32, signal: Int32)? {
-        var status: Int32 = 0
-        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        let reapedStatus = reaped.withLockedValue { reaped -> Int32? in
+            if let reaped { return reaped }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            reaped = status
+            return status
+        }
+        guard let status = reapedStatus else { return nil }
         let signal = status & 0x7f
         return signal == 0 ? (true, (status >> 8) & 0xff, 0) : (false, 0, signal)
     }
