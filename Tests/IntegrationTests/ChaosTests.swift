@@ -7,6 +7,7 @@ import PostwireConfig
 import Providers
 import RedisStreams
 import Testing
+import WorkerApp
 
 /// Faults under load (issue 4): real worker processes killed with SIGKILL every second and a half
 /// while signed Mailgun and SendGrid traffic, with deliberate duplicates, flows through a running
@@ -219,5 +220,132 @@ import Testing
         let last = server.withLockedValue { $0 }
         last.signal(SIGKILL)
         _ = try? await last.wait()
+    }
+}
+
+/// PostgreSQL stopped for 30 seconds under load (issue 4), on a private cluster so other tests are
+/// not disturbed: the ingress keeps accepting, workers keep what they hold pending and back off,
+/// the backlog drains once PostgreSQL is back, counts are exact and nothing is dead-lettered.
+@Suite(.serialized) struct PostgresOutageTests {
+    /// A throwaway PostgreSQL cluster (trust authentication on loopback, fsync off).
+    final class PrivatePostgres: Sendable {
+        let directory: String
+        let port: Int
+        let bin: String
+
+        init() async throws {
+            port = Int.random(in: 45_000..<50_000)
+            directory = "/tmp/" + TestEnvironment.unique("pw-pg")
+            bin = try #require(
+                (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last.map {
+                    "/usr/lib/postgresql/\($0)/bin"
+                })
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if getuid() == 0 { try await Self.run("/bin/chown", ["postgres:postgres", directory]) }
+            try await asPostgres("\(bin)/initdb", ["-D", directory, "-U", "postwire", "-A", "trust", "-E", "UTF8"])
+            try await start()
+        }
+
+        func start() async throws {
+            try await asPostgres(
+                "\(bin)/pg_ctl",
+                [
+                    "-D", directory, "-w", "-t", "60", "-l", "\(directory)/server.log",
+                    "-o", "-p \(port) -c listen_addresses=127.0.0.1 -k /tmp -c fsync=off", "start",
+                ])
+        }
+
+        func stop() async throws {
+            try await asPostgres("\(bin)/pg_ctl", ["-D", directory, "-m", "fast", "-w", "stop"])
+        }
+
+        func destroy() async {
+            try? await stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        private func asPostgres(_ tool: String, _ arguments: [String]) async throws {
+            if getuid() == 0 {
+                try await Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", tool] + arguments)
+            } else {
+                try await Self.run(tool, arguments)
+            }
+        }
+
+        static func run(_ tool: String, _ arguments: [String]) async throws {
+            let child = try ChildProcess.spawn(tool, arguments)
+            let ended = try await child.wait(timeout: .seconds(90))
+            try #require(ended.exited && ended.code == 0, "\(tool) \(arguments.joined(separator: " ")) failed: \(ended)")
+        }
+    }
+
+    @Test func postgresStoppedForThirtySecondsUnderLoad() async throws {
+        let postgres = try await PrivatePostgres()
+        do {
+            try await run(postgres)
+        } catch {
+            await postgres.destroy()
+            throw error
+        }
+        await postgres.destroy()
+    }
+
+    private func run(_ postgres: PrivatePostgres) async throws {
+        let configuration = {
+            var configuration = TestEnvironment.configuration(database: "postgres")
+            configuration.postgres.port = postgres.port
+            configuration.sources = [SourceSettings(provider: "mailgun", name: "default")]
+            configuration.worker.maxBackoffMilliseconds = 2000
+            return configuration
+        }()
+        try await TestEnvironment.withClient(database: "postgres", port: postgres.port) { client in
+            try await EventStore(client: client, logger: TestEnvironment.logger).migrate()
+        }
+        let key = "outage-mailgun-key"
+        let run = TestEnvironment.unique("outage")
+        let samples = (0..<300).map { i in
+            SampleEvent(
+                espEvent: ["delivered", "opened", "clicked"][i % 3], id: "\(run)-\(i)", recipient: "u\(i)@example.com", occurredAt: Date())
+        }
+        let redis = TestEnvironment.redis()
+        let restartedAt = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+        let statuses = NIOLockedValueBox<[Int: Int]>([:])
+        try await Harness.withIngress(configuration, environment: ["POSTWIRE_SECRET_MAILGUN_DEFAULT": key]) { url in
+            try await Harness.withWorker(configuration, consumer: "outage-worker") { worker in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for sample in samples {
+                            let webhook = SampleWebhooks.mailgun(sample, signingKey: key, signedAt: Date())
+                            let status = try await HTTP.request(url + "/webhooks/mailgun", headers: webhook.headers, body: webhook.body)
+                                .status
+                            statuses.withLockedValue { $0[status, default: 0] += 1 }
+                            try await Task.sleep(for: .milliseconds(40))
+                        }
+                    }
+                    try await Task.sleep(for: .seconds(2))
+                    try await postgres.stop()
+                    try await Task.sleep(for: .seconds(30))
+                    try await postgres.start()
+                    restartedAt.withLockedValue { $0 = .now }
+                    try await group.waitForAll()
+                }
+                try await Harness.waitUntilDrained(redis, configuration, timeout: .seconds(120))
+                #expect(worker.stats.snapshot.deadLettered == 0)
+            }
+        }
+        let drained = ContinuousClock.now - (restartedAt.withLockedValue { $0 } ?? .now)
+        let (counted, rollup) = try await TestEnvironment.withClient(database: "postgres", port: postgres.port) { client in
+            let store = EventStore(client: client, logger: TestEnvironment.logger)
+            return (try await store.eventCount(), try await store.hourlyCounts().map(\.count).reduce(0, +))
+        }
+        let dead = try await redis.xlen(configuration.redis.deadLetterStream)
+        print(
+            "postgres outage: \(samples.count) events sent, statuses \(statuses.withLockedValue { $0 }), counted \(counted), rollup \(rollup), dead-lettered \(dead), drained within \(drained) of PostgreSQL's return"
+        )
+        #expect(statuses.withLockedValue { $0 } == [200: samples.count], "the ingress does not need PostgreSQL")
+        #expect(counted == samples.count)
+        #expect(rollup == Int64(samples.count))
+        #expect(dead == 0)
+        await redis.close()
     }
 }

@@ -92,8 +92,10 @@ enum TestEnvironment {
     }
 
     /// A running PostgresClient for the duration of `body`.
-    static func withClient<T: Sendable>(database: String, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(configuration: postgresConfiguration(database: database), backgroundLogger: logger)
+    static func withClient<T: Sendable>(
+        database: String, port: Int = postgresPort, _ body: @Sendable (PostgresClient) async throws -> T
+    ) async throws -> T {
+        let client = PostgresClient(configuration: postgresConfiguration(database: database, port: port), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await client.run()
