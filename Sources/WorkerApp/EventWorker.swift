@@ -129,7 +129,7 @@ public struct EventWorker: Service {
         try await store.ping()
         for entry in exhausted {
             let reason = "delivered \(counts[entry.id] ?? 0) times without being acknowledged (maxDeliveries \(settings.maxDeliveries))"
-            try await deadLetter(entry, error: reason)
+            try await deadLetter(entry, error: reason, deliveries: counts[entry.id])
             try await redis.ack(stream, group: settings.group, ids: [entry.id])
         }
         let dead = Set(exhausted.map(\.id))
@@ -200,12 +200,13 @@ public struct EventWorker: Service {
         }
     }
 
-    private func deadLetter(_ entry: StreamEntry, error: String) async throws(RedisError) {
+    private func deadLetter(_ entry: StreamEntry, error: String, deliveries: Int64? = nil) async throws(RedisError) {
         logger.error("entry dead-lettered", metadata: ["id": "\(entry.id)", "error": "\(error)"])
         var fields: [(String, [UInt8])] = entry.fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         fields.append(("dead_error", Array(error.utf8)))
         fields.append(("dead_original_id", Array(entry.id.utf8)))
         fields.append(("dead_consumer", Array(consumer.utf8)))
+        if let deliveries { fields.append(("dead_deliveries", Array(String(deliveries).utf8))) }
         _ = try await redis.xadd(deadLetterStream, fields)
         stats.record { $0.deadLettered += 1 }
     }

@@ -74,6 +74,9 @@ import Testing
             #expect(try await store.eventCount() == 20)
             #expect(try await store.hourlyCounts().map(\.count).reduce(0, +) == 20)
             #expect(try await Self.replayer(configuration, redis).replay(from: .dead).moved == 0)
+            print(
+                "poison: 20 events appended, 19 counted while 1 was dead-lettered with its error; after the fix replay moved 1, counted 20, a second replay moved 0"
+            )
             await redis.close()
         }
     }
@@ -120,6 +123,9 @@ import Testing
             #expect(dead.allSatisfy { $0.string("dead_error")?.contains("without being acknowledged") == true })
             #expect(try await redis.pendingSummary(configuration.redis.stream, group: configuration.worker.group).count == 0)
             #expect(try await store.eventCount() == 0)
+            print(
+                "max deliveries: 3 entries delivered 5 times; PostgreSQL down: 0 dead-lettered, 3 still pending; PostgreSQL up: 3 dead-lettered, 0 pending"
+            )
             await redis.close()
         }
     }
@@ -151,6 +157,9 @@ import Testing
             let counts = try await store.hourlyCounts()
             #expect(counts.map(\.count).reduce(0, +) == 1000)
             #expect(counts.filter { $0.eventType == "opened" }.map(\.count).reduce(0, +) == 334)
+            print(
+                "three workers: 3000 entries (1000 events × 3) acknowledged \(acknowledged.map(\.acknowledged)) per worker, stored \(acknowledged.map(\.stored).reduce(0, +)), counted 1000"
+            )
             await redis.close()
         }
     }
