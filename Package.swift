@@ -142,6 +142,7 @@ let package = Package(
         ),
         .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams"], swiftSettings: swiftSettings),
         .testTarget(name: "PostwireConfigTests", dependencies: ["PostwireConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "IngressAppTests", dependencies: ["IngressApp"], swiftSettings: swiftSettings),
         // Integration tests: real Redis and PostgreSQL (Scripts/test starts them).
         .testTarget(
             name: "IntegrationTests",

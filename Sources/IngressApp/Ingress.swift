@@ -25,8 +25,15 @@ public enum Ingress {
             quarantineStream: configuration.redis.quarantineStream,
             guardPrefix: configuration.redis.replayGuardPrefix
         )
+        let trustedProxies: IPAllowlist
+        do {
+            trustedProxies = try IPAllowlist(configuration.ingress.trustedProxies)
+        } catch {
+            throw ConfigurationError(message: "ingress.trustedProxies: \(error)")
+        }
         return buildApplication(
-            configuration: configuration, registry: registry, sink: sink, logger: logger, onServerRunning: onServerRunning)
+            configuration: configuration, registry: registry, sink: sink, logger: logger, trustedProxies: trustedProxies,
+            onServerRunning: onServerRunning)
     }
 
     public static func buildApplication(
@@ -34,10 +41,11 @@ public enum Ingress {
         registry: SourceRegistry,
         sink: any EventSink,
         logger: Logger,
+        trustedProxies: IPAllowlist = .none,
         confirmSubscription: @escaping @Sendable (String) async throws -> Void = SNSSubscription.confirm,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: IngressRequestContext.self)
         router.get("/healthz") { _, _ in JSONResponse.make(.ok, ["status": "ok"]) }
         router.get("/readyz") { _, context in
             do {
@@ -53,6 +61,7 @@ public enum Ingress {
             sink: sink,
             maxBodyBytes: configuration.ingress.maxBodyBytes,
             retryAfterSeconds: configuration.ingress.retryAfterSeconds,
+            trustedProxies: trustedProxies,
             confirmSubscription: confirmSubscription
         ).add(to: router)
         return Application(

@@ -10,6 +10,8 @@ public struct SourceRegistry: Sendable {
         public var name: String
         public var credentials: SourceCredentials
         public var autoConfirmSubscriptions: Bool
+        /// Empty: any address may post.
+        public var allowlist: IPAllowlist
     }
 
     private var entries: [String: Entry] = [:]
@@ -54,8 +56,17 @@ public struct SourceRegistry: Sendable {
                     url: source.url,
                     allowedTopics: topics
                 ),
-                autoConfirmSubscriptions: source.autoConfirmSubscriptions ?? true
+                autoConfirmSubscriptions: source.autoConfirmSubscriptions ?? true,
+                allowlist: try allowlist(source)
             )
+        }
+    }
+
+    private func allowlist(_ source: SourceSettings) throws(ConfigurationError) -> IPAllowlist {
+        do {
+            return try IPAllowlist(source.ipAllowlist ?? [])
+        } catch {
+            throw ConfigurationError(message: "source \(source.provider)/\(source.name) ipAllowlist: \(error)")
         }
     }
 

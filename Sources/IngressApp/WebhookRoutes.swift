@@ -17,10 +17,12 @@ struct WebhookRoutes: Sendable {
     let sink: any EventSink
     let maxBodyBytes: Int
     let retryAfterSeconds: Int
+    /// Peers whose `X-Forwarded-For` is believed (the load balancers in front).
+    let trustedProxies: IPAllowlist
     /// Completes an SNS subscription handshake (a GET of the validated SubscribeURL).
     let confirmSubscription: @Sendable (String) async throws -> Void
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<IngressRequestContext>) {
         for path in ["/webhooks/:provider", "/webhooks/:provider/:source"] {
             router.post(RouterPath(path)) { request, context in await receive(request, context) }
             // ESPs probe a URL before saving it (Mandrill HEAD, others GET): a known source answers 200.
@@ -29,29 +31,38 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    private func probe(_ context: BasicRequestContext) -> Response {
+    private func probe(_ context: IngressRequestContext) -> Response {
         guard resolve(context) != nil else { return unknownSource(context) }
         return JSONResponse.make(.ok, ["status": "ok"])
     }
 
-    private func resolve(_ context: BasicRequestContext) -> SourceRegistry.Entry? {
+    private func resolve(_ context: IngressRequestContext) -> SourceRegistry.Entry? {
         let provider = context.parameters.get("provider") ?? ""
         let source = context.parameters.get("source") ?? "default"
         return registry.entry(provider: provider, source: source)
     }
 
-    private func unknownSource(_ context: BasicRequestContext) -> Response {
+    private func unknownSource(_ context: IngressRequestContext) -> Response {
         let provider = context.parameters.get("provider") ?? ""
         let source = context.parameters.get("source") ?? "default"
         return JSONResponse.error(.notFound, code: "unknown_source", message: "no source \(source) is configured for provider \(provider)")
     }
 
-    private func receive(_ request: Request, _ context: BasicRequestContext) async -> Response {
+    private func receive(_ request: Request, _ context: IngressRequestContext) async -> Response {
         guard let entry = resolve(context) else { return unknownSource(context) }
         var logger = context.logger
         logger[metadataKey: "provider"] = "\(entry.provider.provider.rawValue)"
         logger[metadataKey: "source"] = "\(entry.name)"
 
+        if !entry.allowlist.isEmpty {
+            let client = IPAllowlist.clientAddress(
+                peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!],
+                trustedProxies: trustedProxies)
+            guard let client, entry.allowlist.contains(client) else {
+                logger.notice("request from outside the source's IP allowlist refused", metadata: ["client": "\(client ?? "unknown")"])
+                return JSONResponse.error(.forbidden, code: "forbidden_address", message: "this address may not post to this source")
+            }
+        }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
             return tooLarge()
         }

@@ -83,6 +83,12 @@ public enum ConfigurationLoader {
     }
 
     private static func convert(_ text: String, like current: Any, variable: String) throws(ConfigurationError) -> Any {
+        if current is [Any] || current is [String: Any] {
+            guard let value = try? JSONSerialization.jsonObject(with: Data(text.utf8)), type(of: value) != NSNull.self else {
+                throw ConfigurationError(message: "\(variable) must be JSON (\(current is [Any] ? "an array" : "an object")), not \(text)")
+            }
+            return value
+        }
         if let number = current as? NSNumber, !(current is String) {
             if String(cString: number.objCType) == "c" {
                 switch text.lowercased() {

@@ -30,6 +30,10 @@ public struct IngressSettings: Codable, Sendable, Equatable {
     /// Amazon SES: a directory of pinned SNS signing certificates (named like the certificate
     /// URL's last path component); empty means fetch them from `sns.<region>.amazonaws.com`.
     public var snsCertificateDirectory = ""
+    /// CIDR ranges of the proxies or load balancers in front of the ingress: only their
+    /// `X-Forwarded-For` is believed when checking a source's `ipAllowlist`
+    /// (`POSTWIRE_INGRESS_TRUSTED_PROXIES`, a JSON array).
+    public var trustedProxies: [String] = []
 }
 
 public struct RedisSettings: Codable, Sendable, Equatable {
@@ -107,10 +111,13 @@ public struct SourceSettings: Codable, Sendable, Equatable {
     /// Amazon SES: confirm SNS subscriptions to allowed topics by fetching their SubscribeURL
     /// (default true); when false the URL is logged for the operator.
     public var autoConfirmSubscriptions: Bool?
+    /// CIDR ranges allowed to post to this source (e.g. the ESP's published webhook ranges);
+    /// absent or empty: any address. Others get 403.
+    public var ipAllowlist: [String]?
 
     public init(
         provider: String, name: String, replayWindowSeconds: Int? = nil, allowUnauthenticated: Bool? = nil, url: String? = nil,
-        topicArns: [String]? = nil, autoConfirmSubscriptions: Bool? = nil
+        topicArns: [String]? = nil, autoConfirmSubscriptions: Bool? = nil, ipAllowlist: [String]? = nil
     ) {
         self.provider = provider
         self.name = name
@@ -119,6 +126,7 @@ public struct SourceSettings: Codable, Sendable, Equatable {
         self.url = url
         self.topicArns = topicArns
         self.autoConfirmSubscriptions = autoConfirmSubscriptions
+        self.ipAllowlist = ipAllowlist
     }
 
     /// The environment variable holding this source's secrets, comma-separated for rotation:

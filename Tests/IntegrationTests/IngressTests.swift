@@ -136,3 +136,48 @@ import Testing
         }
     }
 }
+
+/// Per-source IP allowlists through a running ingress (the test client is 127.0.0.1).
+@Suite struct IPAllowlistIngressTests {
+    static func post(_ url: String, forwardedFor: String? = nil) async throws -> HTTP.Reply {
+        let webhook = SampleWebhooks.mailgun(IngressTests.sample(), signingKey: IngressTests.mailgunKey, signedAt: Date())
+        var headers = webhook.headers
+        if let forwardedFor { headers["X-Forwarded-For"] = forwardedFor }
+        return try await HTTP.request(url + "/webhooks/mailgun", headers: headers, body: webhook.body)
+    }
+
+    static func configuration(allowlist: [String], trustedProxies: [String]) -> PostwireConfiguration {
+        var configuration = TestEnvironment.configuration(database: "unused")
+        configuration.sources = [SourceSettings(provider: "mailgun", name: "default", ipAllowlist: allowlist)]
+        configuration.ingress.trustedProxies = trustedProxies
+        return configuration
+    }
+
+    @Test func outsideTheAllowlistIsRefusedAndSpoofedForwardedForIgnored() async throws {
+        let environment = ["POSTWIRE_SECRET_MAILGUN_DEFAULT": IngressTests.mailgunKey]
+        let redis = TestEnvironment.redis()
+        let outside = Self.configuration(allowlist: ["192.0.2.0/24"], trustedProxies: [])
+        try await Harness.withIngress(outside, environment: environment) { url in
+            let refused = try await Self.post(url)
+            #expect(refused.status == 403)
+            #expect(refused.body.contains(#""code":"forbidden_address""#))
+            // 127.0.0.1 is not a trusted proxy: its X-Forwarded-For is not believed.
+            #expect(try await Self.post(url, forwardedFor: "192.0.2.10").status == 403)
+            #expect(try await redis.xlen(outside.redis.stream) == 0)
+        }
+        let inside = Self.configuration(allowlist: ["127.0.0.0/8"], trustedProxies: [])
+        try await Harness.withIngress(inside, environment: environment) { url in
+            let reply = try await Self.post(url)
+            #expect(reply.status == 200)
+        }
+        let proxied = Self.configuration(allowlist: ["192.0.2.0/24"], trustedProxies: ["127.0.0.1/32"])
+        try await Harness.withIngress(proxied, environment: environment) { url in
+            // Behind a trusted proxy, the forwarded client address is what counts.
+            let forwarded = try await Self.post(url, forwardedFor: "192.0.2.10")
+            #expect(forwarded.status == 200)
+            #expect(try await Self.post(url, forwardedFor: "203.0.113.5").status == 403)
+            #expect(try await Self.post(url).status == 403)
+        }
+        await redis.close()
+    }
+}

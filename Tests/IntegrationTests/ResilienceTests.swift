@@ -142,14 +142,16 @@ import Testing
             let distinct = Self.events(1000, run: run)
             try await redis.createGroup(configuration.redis.stream, group: configuration.worker.group)
             try await Self.append(distinct + distinct.shuffled() + distinct.reversed(), configuration, redis: redis)
-            let acknowledged = try await Harness.withWorker(configuration, consumer: "a") { a in
+            let workers = try await Harness.withWorker(configuration, consumer: "a") { a in
                 try await Harness.withWorker(configuration, consumer: "b") { b in
                     try await Harness.withWorker(configuration, consumer: "c") { c in
                         try await Harness.waitUntilDrained(redis, configuration, timeout: .seconds(60))
-                        return [a, b, c].map { $0.stats.snapshot }
+                        return [a, b, c]
                     }
                 }
             }
+            // Read after the workers stopped: an XACK lands in Redis just before its worker counts it.
+            let acknowledged = workers.map { $0.stats.snapshot }
             #expect(acknowledged.map(\.acknowledged).reduce(0, +) == 3000)
             #expect(acknowledged.map(\.stored).reduce(0, +) == 1000)
             #expect(acknowledged.allSatisfy { $0.acknowledged > 0 }, "work spread: \(acknowledged.map(\.acknowledged))")
