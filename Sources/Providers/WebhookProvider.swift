@@ -73,11 +73,11 @@ public enum ProviderRegistry {
         switch provider {
         case .mailgun: MailgunProvider()
         case .sendgrid: SendGridProvider()
-        case .postmark: PostmarkProvider()
+        case .postmark: CredentialedJSONProvider.postmark
         case .mandrill: MandrillProvider()
         case .sparkpost: SparkPostProvider()
-        case .brevo: BrevoProvider()
-        case .mailjet: MailjetProvider()
+        case .brevo: CredentialedJSONProvider.brevo
+        case .mailjet: CredentialedJSONProvider.mailjet
         case .resend: ResendProvider()
         case .mailersend: MailerSendProvider()
         case .standardwebhooks: StandardWebhooksProvider()

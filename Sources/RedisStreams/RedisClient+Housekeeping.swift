@@ -55,12 +55,6 @@ extension RedisClient {
         Int(try await send(RedisCommand("XTRIM", [RESPArgument(stream), "MINID", "~", RESPArgument(minId)])).integer ?? 0)
     }
 
-    @discardableResult
-    public func xdel(_ stream: String, ids: [String]) async throws(RedisError) -> Int {
-        guard !ids.isEmpty else { return 0 }
-        return Int(try await send(RedisCommand("XDEL", [RESPArgument(stream)] + ids.map { RESPArgument($0) })).integer ?? 0)
-    }
-
     /// Appends `fields` to `target` and deletes `id` from `source` in one MULTI/EXEC: an entry moves,
     /// it is never in both or neither.
     public func move(_ id: String, from source: String, to target: String, fields: [Fields]) async throws(RedisError) {

@@ -52,16 +52,22 @@ enum Harness {
         until ports: AsyncStream<Int>,
         _ body: @Sendable (Int) async throws -> T
     ) async throws -> T {
-        let group = ServiceGroup(services: [app], logger: TestEnvironment.logger)
-        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+        return try await running(ServiceGroup(services: [app], logger: TestEnvironment.logger)) {
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            return try await body(port)
+        }
+    }
+
+    /// Runs `group` for the duration of `body`, then shuts it down gracefully, also when `body` throws.
+    private static func running<T: Sendable>(_ group: ServiceGroup, _ body: @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { tasks in
             tasks.addTask {
                 try await group.run()
                 return nil
             }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
             do {
-                let result = try await body(port)
+                let result = try await body()
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
                 return result
@@ -93,24 +99,8 @@ enum Harness {
             redis: redis, store: EventStore(client: postgres, logger: TestEnvironment.logger), settings: settings,
             stream: configuration.redis.stream, deadLetterStream: configuration.redis.deadLetterStream, logger: TestEnvironment.logger
         )
-        let group = ServiceGroup(services: [postgres, worker], logger: TestEnvironment.logger)
         defer { Task { await redis.close() } }
-        return try await withThrowingTaskGroup(of: T?.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                return nil
-            }
-            do {
-                let result = try await body(worker)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
-            }
-        }
+        return try await running(ServiceGroup(services: [postgres, worker], logger: TestEnvironment.logger)) { try await body(worker) }
     }
 
     /// The consumer group's pending count and lag (entries not yet delivered), from XINFO GROUPS.

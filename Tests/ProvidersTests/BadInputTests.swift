@@ -145,8 +145,9 @@ import Testing
     @Test func mutatedFixturesNeverCrash() async throws {
         let folders: [(String, any WebhookProvider, String)] = [
             ("mailgun", MailgunProvider(), "application/json"), ("sendgrid", SendGridProvider(), "application/json"),
-            ("postmark", PostmarkProvider(), "application/json"), ("sparkpost", SparkPostProvider(), "application/json"),
-            ("brevo", BrevoProvider(), "application/json"), ("mailjet", MailjetProvider(), "application/json"),
+            ("postmark", CredentialedJSONProvider.postmark, "application/json"), ("sparkpost", SparkPostProvider(), "application/json"),
+            ("brevo", CredentialedJSONProvider.brevo, "application/json"),
+            ("mailjet", CredentialedJSONProvider.mailjet, "application/json"),
             ("mailersend", MailerSendProvider(), "application/json"), ("resend", ResendProvider(), "application/json"),
             ("mandrill", MandrillProvider(), "application/x-www-form-urlencoded"), ("ses", SESProvider(), "text/plain"),
         ]

@@ -93,7 +93,8 @@ struct ExpectedFixtures {
 
     @Test func postmark() async throws {
         try await ExpectedFixtures(
-            provider: PostmarkProvider(), folder: "postmark", request: ExpectedFixtures.basic(Self.secret), credentials: Self.unsigned
+            provider: CredentialedJSONProvider.postmark, folder: "postmark", request: ExpectedFixtures.basic(Self.secret),
+            credentials: Self.unsigned
         ).check()
     }
 
@@ -105,13 +106,15 @@ struct ExpectedFixtures {
 
     @Test func brevo() async throws {
         try await ExpectedFixtures(
-            provider: BrevoProvider(), folder: "brevo", request: ExpectedFixtures.basic(Self.secret), credentials: Self.unsigned
+            provider: CredentialedJSONProvider.brevo, folder: "brevo", request: ExpectedFixtures.basic(Self.secret),
+            credentials: Self.unsigned
         ).check()
     }
 
     @Test func mailjet() async throws {
         try await ExpectedFixtures(
-            provider: MailjetProvider(), folder: "mailjet", request: ExpectedFixtures.basic(Self.secret), credentials: Self.unsigned
+            provider: CredentialedJSONProvider.mailjet, folder: "mailjet", request: ExpectedFixtures.basic(Self.secret),
+            credentials: Self.unsigned
         ).check()
     }
 }

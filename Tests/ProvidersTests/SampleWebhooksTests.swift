@@ -32,14 +32,15 @@ import Testing
         let secret = "user:pw"
         let credentials = SourceCredentials(secrets: [secret], replayWindow: 0)
         let postmark = try await Self.types(
-            PostmarkProvider(), Self.samples(SampleWebhooks.postmarkEvents).map { SampleWebhooks.postmark($0, secret: secret) }, credentials
+            CredentialedJSONProvider.postmark,
+            Self.samples(SampleWebhooks.postmarkEvents).map { SampleWebhooks.postmark($0, secret: secret) }, credentials
         )
         #expect(postmark == [.delivered, .bounced, .deferred, .complained, .opened, .clicked, .unsubscribed, .subscribed])
         let sparkpost = try await Self.types(
             SparkPostProvider(), [SampleWebhooks.sparkpost(Self.samples(SampleWebhooks.sparkpostEvents), secret: secret)], credentials)
         #expect(sparkpost == [.queued, .delivered, .bounced, .deferred, .rejected, .opened, .clicked, .complained, .unsubscribed])
         let brevo = try await Self.types(
-            BrevoProvider(), Self.samples(SampleWebhooks.brevoEvents).map { SampleWebhooks.brevo($0, secret: "token") },
+            CredentialedJSONProvider.brevo, Self.samples(SampleWebhooks.brevoEvents).map { SampleWebhooks.brevo($0, secret: "token") },
             SourceCredentials(secrets: ["token"], replayWindow: 0))
         #expect(
             brevo == [
@@ -47,7 +48,8 @@ import Testing
                 .failed,
             ])
         let mailjet = try await Self.types(
-            MailjetProvider(), Self.samples(SampleWebhooks.mailjetEvents).map { SampleWebhooks.mailjet($0, secret: secret) }, credentials)
+            CredentialedJSONProvider.mailjet, Self.samples(SampleWebhooks.mailjetEvents).map { SampleWebhooks.mailjet($0, secret: secret) },
+            credentials)
         #expect(mailjet == [.delivered, .opened, .clicked, .bounced, .rejected, .complained, .unsubscribed])
     }
 

@@ -1,6 +1,10 @@
 import EmailEvents
 import Foundation
 
+/// Postmark (ESP-REFERENCE.md §4): one JSON event per request, discriminated by `RecordType`.
+/// Postmark does not sign webhooks: configure basic auth in the URL (or a bearer header) and give
+/// Postwire the same `user:password`. Served by ``CredentialedJSONProvider/postmark``.
+///
 /// Maps one Postmark record onto ``EmailEvent`` (ESP-REFERENCE.md §4.2 and §14.3).
 enum PostmarkNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {

@@ -2,26 +2,8 @@ import EmailEvents
 import Foundation
 
 /// Mailjet's Event API (ESP-REFERENCE.md §9): one event object, or an array of them when
-/// "group events" is on. Unsigned: basic auth in the URL.
-public struct MailjetProvider: WebhookProvider {
-    public var provider: Provider { .mailjet }
-    public var defaultReplayWindow: Int { 0 }
-
-    public init() {}
-
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
-        ReceivedWebhook(
-            events: try CredentialedJSON.events(request, esp: "Mailjet", credentials: credentials) { object, raw throws(WebhookError) in
-                try MailjetNormalizer.normalize(object, raw: raw, source: source, receivedAt: request.receivedAt)
-            })
-    }
-}
-
+/// "group events" is on. Unsigned: basic auth in the URL. Served by ``CredentialedJSONProvider/mailjet``.
+///
 /// Maps one Mailjet event onto ``EmailEvent`` (ESP-REFERENCE.md §9 and §14.3).
 enum MailjetNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {

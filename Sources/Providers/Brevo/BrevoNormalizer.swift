@@ -2,26 +2,8 @@ import EmailEvents
 import Foundation
 
 /// Brevo transactional webhooks (ESP-REFERENCE.md §8): one event, or an array in batched mode.
-/// Unsigned: basic auth in the URL or a bearer token.
-public struct BrevoProvider: WebhookProvider {
-    public var provider: Provider { .brevo }
-    public var defaultReplayWindow: Int { 0 }
-
-    public init() {}
-
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
-        ReceivedWebhook(
-            events: try CredentialedJSON.events(request, esp: "Brevo", credentials: credentials) { object, raw throws(WebhookError) in
-                try BrevoNormalizer.normalize(object, raw: raw, source: source, receivedAt: request.receivedAt)
-            })
-    }
-}
-
+/// Unsigned: basic auth in the URL or a bearer token. Served by ``CredentialedJSONProvider/brevo``.
+///
 /// Maps one Brevo event onto ``EmailEvent`` (ESP-REFERENCE.md §8 and §14.3).
 enum BrevoNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {

@@ -1,0 +1,39 @@
+import EmailEvents
+import Foundation
+
+/// The ESPs that post JSON events (one object, or an array of them) and authenticate with HTTP
+/// credentials rather than a signature: Postmark, Brevo, Mailjet. They differ only in their
+/// normalizer, so one provider serves them all: content type, credentials, then each event object.
+public struct CredentialedJSONProvider: WebhookProvider {
+    typealias Normalizer = @Sendable (JSONObject, [UInt8], String, Date) throws(WebhookError) -> EmailEvent
+
+    public let provider: Provider
+    let name: String
+    let normalize: Normalizer
+
+    public var defaultReplayWindow: Int { 0 }
+
+    public static let postmark = CredentialedJSONProvider(provider: .postmark, name: "Postmark", normalize: PostmarkNormalizer.normalize)
+    public static let brevo = CredentialedJSONProvider(provider: .brevo, name: "Brevo", normalize: BrevoNormalizer.normalize)
+    public static let mailjet = CredentialedJSONProvider(provider: .mailjet, name: "Mailjet", normalize: MailjetNormalizer.normalize)
+
+    public func receive(
+        _ request: WebhookRequest,
+        source: String,
+        credentials: SourceCredentials,
+        now: Date
+    ) async throws(WebhookError) -> ReceivedWebhook {
+        try MediaType.require("application/json", request, esp: name)
+        try HTTPCredentials.verify(request, credentials: credentials)
+        let events = try EventObjects.parse(request.body).map { item throws(WebhookError) in
+            try normalize(item.object, item.raw, source, request.receivedAt)
+        }
+        return ReceivedWebhook(events: events)
+    }
+}
+
+enum MediaType {
+    static func require(_ type: String, _ request: WebhookRequest, esp: String) throws(WebhookError) {
+        guard request.mediaType == type else { throw WebhookError(.unsupportedMediaType, "\(esp) webhooks must be \(type)") }
+    }
+}
