@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure core.
@@ -143,6 +145,7 @@ let package = Package(
         .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams"], swiftSettings: swiftSettings),
         .testTarget(name: "PostwireConfigTests", dependencies: ["PostwireConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "IngressAppTests", dependencies: ["IngressApp"], swiftSettings: swiftSettings),
+        .testTarget(name: "WorkerAppTests", dependencies: ["WorkerApp", "PostwireConfig"], swiftSettings: swiftSettings),
         // Integration tests: real Redis and PostgreSQL (Scripts/test starts them).
         .testTarget(
             name: "IntegrationTests",

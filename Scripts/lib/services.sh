@@ -48,16 +48,25 @@ pg_data_dir() {
     echo "$dir"
 }
 
-# start_redis NAME PORT: append-only Redis on 127.0.0.1:PORT, data in .postwire/NAME/redis.
+# start_redis NAME PORT: append-only Redis on 127.0.0.1:PORT, data in .postwire/NAME/redis, with
+# the settings of Config/redis/postwire.conf (POSTWIRE_REDIS_MODE=everysec, the default) or
+# Config/redis/postwire-zero-loss.conf (POSTWIRE_REDIS_MODE=zero-loss), as in Docker/compose.yml.
 start_redis() {
-    local name=$1 port=$2 dir="$POSTWIRE_ROOT/.postwire/$1/redis"
+    local name=$1 port=$2 dir="$POSTWIRE_ROOT/.postwire/$1/redis" mode=${POSTWIRE_REDIS_MODE:-everysec} conf
+    case "$mode" in
+        everysec) conf="$POSTWIRE_ROOT/Config/redis/postwire.conf" ;;
+        zero-loss) conf="$POSTWIRE_ROOT/Config/redis/postwire-zero-loss.conf" ;;
+        *) die "POSTWIRE_REDIS_MODE is '$mode'; it must be everysec (the default) or zero-loss" ;;
+    esac
+    [ -f "$conf" ] || die "no $conf"
     mkdir -p "$dir"
     if redis-cli -p "$port" ping >/dev/null 2>&1; then
         log "redis already running on port $port"
         return
     fi
-    log "starting redis on 127.0.0.1:$port (data in $dir)"
-    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec \
+    log "starting redis on 127.0.0.1:$port ($mode: ${conf#"$POSTWIRE_ROOT/"}, data in $dir)"
+    # The file first: the flags after it win over anything it says.
+    redis-server "$conf" --port "$port" --bind 127.0.0.1 --dir "$dir" \
         --save '' --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
     for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
     die "redis did not start; see $dir/redis.log"

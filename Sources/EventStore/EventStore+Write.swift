@@ -21,8 +21,9 @@ extension EventStore {
     /// One statement, hence one transaction: the events are inserted with
     /// `ON CONFLICT DO NOTHING RETURNING`, and only the rows that came back (the new ones) are added
     /// to the rollups. A redelivered or replayed event inserts nothing and so counts nothing.
-    /// Rollup rows are pre-aggregated per key and upserted in key order, so two workers never
-    /// deadlock on them and no key is touched twice in one statement. Columns travel as arrays
+    /// Events are inserted, and rollup rows (pre-aggregated per key) upserted, in key order, so two
+    /// batches committing at once wait for each other rather than deadlock, and no rollup key is
+    /// touched twice in one statement. Columns travel as arrays
     /// (`unnest`): a 1,000-event batch is one round trip and 30 binds, not 1,000 statements.
     /// PostgresNIO cannot bind arrays of optionals, so absent values travel as `''` and become
     /// NULL through `nullif`.
@@ -62,6 +63,7 @@ extension EventStore {
                        nullif(click_url, ''), nullif(user_agent, ''), nullif(ip, ''),
                        nullif(is_first, '')::boolean, nullif(is_machine_open, '')::boolean, raw::jsonb
                 FROM input
+                ORDER BY provider, event_key
                 ON CONFLICT (provider, event_key) DO NOTHING
                 RETURNING provider, source, event_type, occurred_at, sender_domain, recipient_domain, campaign
             ), counted AS (

@@ -60,27 +60,43 @@ public struct QuarantineEntry: Sendable {
     }
 }
 
-/// The Redis Streams sink: one MULTI/EXEC (or one guarded script) per request.
+/// The Redis Streams sink: one MULTI/EXEC (or one guarded script) per request and shard.
 public struct RedisEventSink: EventSink {
     let client: RedisClient
-    let stream: String
+    let layout: StreamLayout
     let quarantineStream: String
-    let guardPrefix: String
 
-    public init(client: RedisClient, stream: String, quarantineStream: String, guardPrefix: String) {
+    public init(client: RedisClient, layout: StreamLayout, quarantineStream: String) {
         self.client = client
-        self.stream = stream
+        self.layout = layout
         self.quarantineStream = quarantineStream
-        self.guardPrefix = guardPrefix
     }
 
+    /// A guarded request (one nonce: a Mailgun token, a Standard Webhooks id) goes whole to the shard
+    /// of its first event, with its guard key in the same hash slot. An unguarded batch is split by
+    /// shard; should a later shard's append fail the request gets 503 and the ESP retries all of it,
+    /// and the store counts the events that did arrive once.
     public func append(_ events: [EmailEvent], replayNonce: String?, nonceTTL: Int) async throws(RedisError) -> Int? {
-        let entries = events.map(StreamEntryCodec.encode)
-        guard let replayNonce else {
-            return try await client.xaddAtomically(stream, entries).count
+        if let replayNonce {
+            let shard = events.first.map { layout.shard(provider: $0.provider.rawValue, eventKey: $0.eventKey) } ?? 0
+            let ids = try await client.xaddAtomically(
+                layout.stream(shard: shard), events.map(StreamEntryCodec.encode),
+                unlessKeyExists: layout.guardKey(replayNonce, shard: shard), ttlSeconds: nonceTTL)
+            return ids?.count
         }
-        let ids = try await client.xaddAtomically(stream, entries, unlessKeyExists: guardPrefix + replayNonce, ttlSeconds: nonceTTL)
-        return ids?.count
+        guard layout.shards > 1 else {
+            return try await client.xaddAtomically(layout.base, events.map(StreamEntryCodec.encode)).count
+        }
+        var byShard: [Int: [RedisClient.Fields]] = [:]
+        for event in events {
+            byShard[layout.shard(provider: event.provider.rawValue, eventKey: event.eventKey), default: []].append(
+                StreamEntryCodec.encode(event))
+        }
+        var appended = 0
+        for (shard, entries) in byShard.sorted(by: { $0.key < $1.key }) {
+            appended += try await client.xaddAtomically(layout.stream(shard: shard), entries).count
+        }
+        return appended
     }
 
     public func quarantine(_ entry: QuarantineEntry) async throws(RedisError) {

@@ -19,12 +19,7 @@ public enum Ingress {
             ? FetchingSNSCertificates() : PinnedSNSCertificates(directory: configuration.ingress.snsCertificateDirectory)
         let registry = try SourceRegistry(sources: configuration.sources, secrets: secrets, certificates: certificates)
         let redis = RedisClient(configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword), logger: logger)
-        let sink = RedisEventSink(
-            client: redis,
-            stream: configuration.redis.stream,
-            quarantineStream: configuration.redis.quarantineStream,
-            guardPrefix: configuration.redis.replayGuardPrefix
-        )
+        let sink = RedisEventSink(client: redis, layout: configuration.redis.layout, quarantineStream: configuration.redis.quarantineStream)
         let trustedProxies: IPAllowlist
         do {
             trustedProxies = try IPAllowlist(configuration.ingress.trustedProxies)

@@ -45,7 +45,7 @@ struct Replay: AsyncParsableCommand {
         let redis = RedisClient(configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword), logger: logger)
         defer { Task { await redis.close() } }
         let replayer = Replayer(
-            redis: redis, eventsStream: configuration.redis.stream, deadLetterStream: configuration.redis.deadLetterStream,
+            redis: redis, layout: configuration.redis.layout, deadLetterStream: configuration.redis.deadLetterStream,
             quarantineStream: configuration.redis.quarantineStream
         )
         let filter = Replayer.Filter(provider: provider, source: source, since: try date(since), until: try date(until), limit: count)

@@ -46,8 +46,12 @@ public struct RedisSettings: Codable, Sendable, Equatable {
     public var connections = 4
     public var connectTimeoutMilliseconds = 2000
     public var commandTimeoutMilliseconds = 5000
-    /// The stream every accepted event is appended to.
+    /// The stream every accepted event is appended to; with `streamShards` > 1 the prefix of the
+    /// shards `postwire:events:{0}` … (see `StreamLayout`).
     public var stream = "postwire:events"
+    /// Number of events streams. Each event goes to the shard its provider and event key hash to;
+    /// every worker reads all of them. Changing it while entries are pending strands them: drain first.
+    public var streamShards = 1
     /// Authentic requests whose events could not be parsed, with the reason.
     public var quarantineStream = "postwire:quarantine"
     /// Entries a worker could not process, with the error.
@@ -75,6 +79,10 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     public var consumer = ""
     /// Most entries read (and written to PostgreSQL) at once.
     public var batchSize = 500
+    /// Batches one worker process works on at once, each in its own consumer lane (own Redis
+    /// connection, own consumer name `<consumer>/<n>`), so reading the next batch overlaps committing
+    /// the current one. At least one lane per stream shard. Keep it at most `postgres.maxConnections`.
+    public var concurrency = 2
     /// How long one read waits for new entries. Also bounds how long SIGTERM waits for a read.
     public var blockMilliseconds = 1000
     /// Entries pending this long with any consumer are taken over (XAUTOCLAIM): the time after
@@ -82,7 +90,7 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     public var claimMinIdleMilliseconds = 30_000
     /// How often a worker looks for such entries.
     public var claimIntervalMilliseconds = 5000
-    /// First wait after PostgreSQL failed; doubles up to `maxBackoffMilliseconds`.
+    /// First wait after PostgreSQL failed; doubles (with jitter) up to `maxBackoffMilliseconds`.
     public var backoffMilliseconds = 500
     public var maxBackoffMilliseconds = 30_000
     /// An entry delivered this many times without being acknowledged (it keeps failing or keeps
@@ -92,6 +100,8 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     public var housekeepingIntervalMilliseconds = 60_000
     /// A consumer idle this long with nothing pending is removed from the group.
     public var consumerRetentionMilliseconds = 3_600_000
+
+    public init() {}
 }
 
 public struct SourceSettings: Codable, Sendable, Equatable {

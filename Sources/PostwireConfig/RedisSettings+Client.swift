@@ -17,3 +17,10 @@ extension RedisSettings {
         )
     }
 }
+
+extension RedisSettings {
+    /// The events stream(s) and replay-guard key names these settings describe.
+    public var layout: StreamLayout {
+        StreamLayout(base: stream, shards: streamShards, guardPrefix: replayGuardPrefix)
+    }
+}

@@ -55,18 +55,43 @@ extension RedisClient {
         Int(try await send(RedisCommand("XTRIM", [RESPArgument(stream), "MINID", "~", RESPArgument(minId)])).integer ?? 0)
     }
 
-    /// Appends `fields` to `target` and deletes `id` from `source` in one MULTI/EXEC: an entry moves,
-    /// it is never in both or neither.
-    public func move(_ id: String, from source: String, to target: String, fields: [Fields]) async throws(RedisError) {
+    /// Appends each target's fields to its stream and deletes `id` from `source` in one MULTI/EXEC:
+    /// an entry moves, it is never in both or neither. (On Redis Cluster the keys would have to share
+    /// a slot; see the README on sharding.)
+    public func move(_ id: String, from source: String, to targets: [(stream: String, fields: Fields)]) async throws(RedisError) {
         var commands = [RedisCommand("MULTI")]
-        commands += fields.map { Self.xaddCommand(target, $0) }
+        commands += targets.map { Self.xaddCommand($0.stream, $0.fields) }
         commands.append(RedisCommand("XDEL", [RESPArgument(source), RESPArgument(id)]))
         commands.append(RedisCommand("EXEC"))
         let replies = try await send(commands)
         guard case .array(let results)? = replies.last, !results.contains(where: { if case .error = $0 { true } else { false } }) else {
-            throw RedisError(.server, "moving \(id) from \(source) to \(target) failed")
+            throw RedisError(.server, "moving \(id) out of \(source) failed")
         }
     }
+
+    /// Acknowledges `id` in `stream` and, only if that acknowledged it (no other consumer did
+    /// first), appends `fields` to `deadLetterStream`, in one atomic script. Two consumers that both
+    /// hold an entry (one took it over while the other was slow) so dead-letter it once, and the entry
+    /// is never acknowledged without being dead-lettered. Returns whether it was dead-lettered.
+    public func deadLetter(
+        _ id: String, in stream: String, group: String, to deadLetterStream: String, fields: Fields
+    ) async throws(RedisError) -> Bool {
+        var arguments: [RESPArgument] = [
+            RESPArgument(Self.deadLetterScript), 2, RESPArgument(stream), RESPArgument(deadLetterStream), RESPArgument(group),
+            RESPArgument(id),
+        ]
+        for (name, value) in fields {
+            arguments.append(RESPArgument(name))
+            arguments.append(RESPArgument(value))
+        }
+        return try await send(RedisCommand("EVAL", arguments)).integer == 1
+    }
+
+    static let deadLetterScript = """
+        if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+        redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+        return 1
+        """
 
     /// A flat `[key, value, key, value…]` reply as a dictionary.
     static func map(_ reply: RESPValue) -> [String: RESPValue] {

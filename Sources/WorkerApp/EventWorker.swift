@@ -1,4 +1,3 @@
-import EmailEvents
 import EventStore
 import Foundation
 import Logging
@@ -6,36 +5,31 @@ import PostwireConfig
 import RedisStreams
 import ServiceLifecycle
 
-/// One consumer-group member. Invariants (DESIGN.md guarantees 2, 3, 4 and 6):
+/// One worker process's share of the consumer group: `concurrency` consumer lanes (at least one per
+/// stream shard), each reading, committing and acknowledging its own batches (see ``ConsumerLane``
+/// for the invariants). Lanes share nothing but the PostgreSQL pool and the counters, so while one
+/// commits, another is already reading; how many batches are in flight is bounded by the lane count.
 ///
-/// - An entry is acknowledged only after the PostgreSQL statement that recorded it committed.
-///   If the process dies anywhere before that, the entry stays pending and another worker (or this
-///   one, restarted) takes it over with XAUTOCLAIM once it has been idle `claimMinIdle`.
-/// - Redelivery is harmless: the store counts an event key once, however often it is written.
-/// - While PostgreSQL fails, the worker keeps retrying the batch it holds with backoff and reads
-///   nothing new, so an outage does not pull the whole stream into one worker's pending list.
-/// - An entry that cannot be decoded, or that PostgreSQL refuses on its own, goes to the
-///   dead-letter stream with the error and its original id, and is then acknowledged.
-/// - An entry delivered more than `maxDeliveries` times (it keeps failing, or keeps taking its
-///   worker down) is dead-lettered when it is reclaimed, but only while PostgreSQL answers: an
-///   outage makes every entry fail, and that is no reason to give up on any of them.
-/// - On graceful shutdown the worker stops reading, finishes the batch in hand (commit, ack) and
-///   returns; nothing is deleted from the pending list.
+/// On graceful shutdown every lane stops reading, finishes the batch in hand and returns; the
+/// service returns when all have.
 public struct EventWorker: Service {
-    let redis: RedisClient
+    let redisConfiguration: RedisConfiguration
     let store: EventStore
     let settings: WorkerSettings
-    let stream: String
+    let layout: StreamLayout
     let deadLetterStream: String
     public let consumer: String
     public let stats = WorkerStats()
     let logger: Logger
 
-    public init(redis: RedisClient, store: EventStore, settings: WorkerSettings, stream: String, deadLetterStream: String, logger: Logger) {
-        self.redis = redis
+    public init(
+        redis: RedisConfiguration, store: EventStore, settings: WorkerSettings, layout: StreamLayout, deadLetterStream: String,
+        logger: Logger
+    ) {
+        self.redisConfiguration = redis
         self.store = store
         self.settings = settings
-        self.stream = stream
+        self.layout = layout
         self.deadLetterStream = deadLetterStream
         self.consumer = settings.consumer.isEmpty ? Self.defaultConsumerName() : settings.consumer
         var logger = logger
@@ -43,50 +37,44 @@ public struct EventWorker: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
-        guard await prepare() else { return }
-        var backoff = Backoff(baseMilliseconds: settings.backoffMilliseconds, capMilliseconds: settings.maxBackoffMilliseconds)
-        var held: [StreamEntry] = []
-        var nextClaim = ContinuousClock.now
-        var nextHousekeeping = ContinuousClock.now
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if ContinuousClock.now >= nextHousekeeping {
-                nextHousekeeping = .now + .milliseconds(settings.housekeepingIntervalMilliseconds)
-                await housekeep()
-            }
-            do {
-                if held.isEmpty, ContinuousClock.now >= nextClaim {
-                    held = try await reclaim()
-                    nextClaim = .now + .milliseconds(settings.claimIntervalMilliseconds)
-                }
-                if held.isEmpty {
-                    held = try await redis.readGroup(
-                        stream, group: settings.group, consumer: consumer,
-                        count: settings.batchSize, blockMilliseconds: settings.blockMilliseconds
-                    )
-                }
-                guard !held.isEmpty else { continue }
-                try await process(held)
-                held = []
-                backoff.reset()
-            } catch {
-                let wait = backoff.next()
-                logger.error(
-                    "batch not processed; retrying", metadata: ["error": "\(error)", "entries": "\(held.count)", "retryIn": "\(wait)"])
-                await pause(wait)
-            }
-        }
-        logger.info("worker stopped", metadata: ["held": "\(held.count)"])
+    public var laneCount: Int { max(settings.concurrency, layout.shards) }
+
+    /// Lane `n`'s consumer name: the worker's own name when it has one lane, else `<name>/<n>`.
+    public func consumerName(lane: Int) -> String {
+        laneCount == 1 ? consumer : "\(consumer)/\(lane)"
     }
 
-    /// Joins the group and waits for the schema. Returns false if shut down while waiting.
-    private func prepare() async -> Bool {
-        var backoff = Backoff(baseMilliseconds: settings.backoffMilliseconds, capMilliseconds: 5000)
+    public func run() async throws {
+        // A blocking XREADGROUP holds its connection, so every lane has a connection of its own.
+        var single = redisConfiguration
+        single.connections = 1
+        let clients = (0..<laneCount).map { _ in RedisClient(configuration: single, logger: logger) }
+        if await prepare(clients[0]) {
+            await withTaskGroup(of: Void.self) { group in
+                for lane in 0..<laneCount {
+                    let shard = lane % layout.shards
+                    var laneLogger = logger
+                    laneLogger[metadataKey: "consumer"] = "\(consumerName(lane: lane))"
+                    let consumerLane = ConsumerLane(
+                        redis: clients[lane], store: store, settings: settings, policy: RetryPolicy(settings),
+                        stream: layout.stream(shard: shard), deadLetterStream: deadLetterStream,
+                        consumer: consumerName(lane: lane), housekeeps: lane < layout.shards, stats: stats, logger: laneLogger)
+                    group.addTask { await consumerLane.run() }
+                }
+            }
+        }
+        for client in clients { await client.close() }
+        logger.info("worker stopped", metadata: ["lanes": "\(laneCount)"])
+    }
+
+    /// Joins the group on every shard and waits for the schema. Returns false if shut down while waiting.
+    private func prepare(_ redis: RedisClient) async -> Bool {
+        var backoff = Backoff(base: .milliseconds(settings.backoffMilliseconds), cap: .seconds(5))
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 // Nothing is held yet, so waiting for a dependency may be cut short by SIGTERM.
-                let version = try await cancelWhenGracefulShutdown { [redis, store, stream, settings] in
-                    try await redis.createGroup(stream, group: settings.group)
+                let version = try await cancelWhenGracefulShutdown { [store, layout, settings] in
+                    for stream in layout.streams { try await redis.createGroup(stream, group: settings.group) }
                     return try await store.schemaVersion()
                 }
                 guard version >= EventStore.latestVersion else {
@@ -95,7 +83,11 @@ public struct EventWorker: Service {
                     await pause(.seconds(5))
                     continue
                 }
-                logger.info("worker ready", metadata: ["stream": "\(stream)", "group": "\(settings.group)"])
+                logger.info(
+                    "worker ready",
+                    metadata: [
+                        "streams": "\(layout.streams.joined(separator: ","))", "group": "\(settings.group)", "lanes": "\(laneCount)",
+                    ])
                 return true
             } catch {
                 let wait = backoff.next()
@@ -106,116 +98,12 @@ public struct EventWorker: Service {
         return false
     }
 
-    /// Takes over entries that have been pending too long with any consumer (a crashed worker's),
-    /// and dead-letters those delivered too often.
-    private func reclaim() async throws -> [StreamEntry] {
-        let result = try await redis.autoClaim(
-            stream, group: settings.group, consumer: consumer,
-            minIdleMilliseconds: settings.claimMinIdleMilliseconds, count: settings.batchSize
-        )
-        if !result.deletedIds.isEmpty {
-            logger.critical(
-                "pending entries were deleted from the stream before processing: events lost", metadata: ["ids": "\(result.deletedIds)"])
-        }
-        guard let first = result.entries.first, let last = result.entries.last else { return [] }
-        stats.record { $0.reclaimed += result.entries.count }
-        logger.warning("reclaimed idle entries", metadata: ["entries": "\(result.entries.count)"])
-        let deliveries = try await redis.pending(
-            stream, group: settings.group, start: first.id, end: last.id, count: result.entries.count, consumer: consumer)
-        let counts = Dictionary(deliveries.map { ($0.id, $0.deliveries) }, uniquingKeysWith: max)
-        let exhausted = result.entries.filter { (counts[$0.id] ?? 0) > Int64(settings.maxDeliveries) }
-        guard !exhausted.isEmpty else { return result.entries }
-        // If PostgreSQL is down every entry fails: that says nothing about these ones.
-        try await store.ping()
-        for entry in exhausted {
-            let reason = "delivered \(counts[entry.id] ?? 0) times without being acknowledged (maxDeliveries \(settings.maxDeliveries))"
-            try await deadLetter(entry, error: reason, deliveries: counts[entry.id])
-            try await redis.ack(stream, group: settings.group, ids: [entry.id])
-        }
-        let dead = Set(exhausted.map(\.id))
-        return result.entries.filter { !dead.contains($0.id) }
-    }
-
-    /// Trims what every group has acknowledged and removes departed consumers. Failures are only
-    /// logged: housekeeping must never stop the worker.
-    private func housekeep() async {
-        do {
-            try await Housekeeping(
-                redis: redis, stream: stream, self_: consumer, retentionMilliseconds: settings.consumerRetentionMilliseconds,
-                logger: logger
-            ).run()
-        } catch {
-            logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Decodes, writes in one statement, then acknowledges. Throws (without acknowledging) when
-    /// PostgreSQL or Redis is unavailable.
-    func process(_ entries: [StreamEntry]) async throws {
-        var events: [EmailEvent] = []
-        var ids: [String] = []
-        events.reserveCapacity(entries.count)
-        for entry in entries {
-            do {
-                events.append(try StreamEntryCodec.decode(entry.fields))
-                ids.append(entry.id)
-            } catch {
-                try await deadLetter(entry, error: "\(error)")
-                try await redis.ack(stream, group: settings.group, ids: [entry.id])
-            }
-        }
-        do {
-            let result = try await store.write(events)
-            stats.record {
-                $0.stored += result.stored
-                $0.duplicates += result.duplicates
-            }
-            logger.debug(
-                "batch committed",
-                metadata: ["first": "\(ids.first ?? "")", "stored": "\(result.stored)", "duplicates": "\(result.duplicates)"])
-        } catch {
-            // (`catch where` on a typed throw crashes the 6.3 compiler: test the code inside.)
-            guard error.code == .rejected else { throw error }
-            try await isolate(events, ids: ids, entries: entries)
-        }
-        try await redis.ack(stream, group: settings.group, ids: ids)
-        stats.record { $0.acknowledged += ids.count }
-    }
-
-    /// PostgreSQL refused the batch for its data: write event by event so one bad event does
-    /// not hold back its neighbours, and dead-letter the ones refused on their own.
-    private func isolate(_ events: [EmailEvent], ids: [String], entries: [StreamEntry]) async throws {
-        let byId = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        for (event, id) in zip(events, ids) {
-            do {
-                let result = try await store.write([event])
-                stats.record {
-                    $0.stored += result.stored
-                    $0.duplicates += result.duplicates
-                }
-            } catch {
-                guard error.code == .rejected else { throw error }
-                if let entry = byId[id] { try await deadLetter(entry, error: "\(error)") }
-            }
-        }
-    }
-
-    private func deadLetter(_ entry: StreamEntry, error: String, deliveries: Int64? = nil) async throws(RedisError) {
-        logger.error("entry dead-lettered", metadata: ["id": "\(entry.id)", "error": "\(error)"])
-        var fields: [(String, [UInt8])] = entry.fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        fields.append(("dead_error", Array(error.utf8)))
-        fields.append(("dead_original_id", Array(entry.id.utf8)))
-        fields.append(("dead_consumer", Array(consumer.utf8)))
-        if let deliveries { fields.append(("dead_deliveries", Array(String(deliveries).utf8))) }
-        _ = try await redis.xadd(deadLetterStream, fields)
-        stats.record { $0.deadLettered += 1 }
-    }
-
-    private func pause(_ duration: Duration) async {
-        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
-    }
-
     static func defaultConsumerName() -> String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     }
+}
+
+/// Sleeps, cut short by graceful shutdown.
+func pause(_ duration: Duration) async {
+    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
 }

@@ -43,13 +43,13 @@ public struct Replayer: Sendable {
     }
 
     let redis: RedisClient
-    let eventsStream: String
+    let layout: StreamLayout
     let deadLetterStream: String
     let quarantineStream: String
 
-    public init(redis: RedisClient, eventsStream: String, deadLetterStream: String, quarantineStream: String) {
+    public init(redis: RedisClient, layout: StreamLayout, deadLetterStream: String, quarantineStream: String) {
         self.redis = redis
-        self.eventsStream = eventsStream
+        self.layout = layout
         self.deadLetterStream = deadLetterStream
         self.quarantineStream = quarantineStream
     }
@@ -74,7 +74,7 @@ public struct Replayer: Sendable {
                 do {
                     let fields = try origin == .dead ? [restored(entry)] : await renormalized(entry)
                     outcome.events += fields.count
-                    if !dryRun { try await redis.move(entry.id, from: source, to: eventsStream, fields: fields) }
+                    if !dryRun { try await redis.move(entry.id, from: source, to: fields.map { (target($0), $0) }) }
                     outcome.moved += 1
                 } catch {
                     outcome.failures[entry.id] = "\(error)"
@@ -83,6 +83,13 @@ public struct Replayer: Sendable {
             progress(outcome.scanned, total)
         }
         return outcome
+    }
+
+    /// The events stream (shard) an entry belongs in, from its provider and event key.
+    private func target(_ fields: RedisClient.Fields) -> String {
+        let provider = fields.first { $0.0 == "p" }.map { String(decoding: $0.1, as: UTF8.self) } ?? ""
+        let key = fields.first { $0.0 == "k" }.map { String(decoding: $0.1, as: UTF8.self) } ?? ""
+        return layout.stream(shard: layout.shard(provider: provider, eventKey: key))
     }
 
     private func matches(_ entry: StreamEntry, _ filter: Filter) -> Bool {

@@ -2,7 +2,6 @@ import EventStore
 import Logging
 import PostgresNIO
 import PostwireConfig
-import RedisStreams
 import ServiceLifecycle
 import UnixSignals
 
@@ -18,16 +17,11 @@ public enum Worker {
             configuration: configuration.postgres.clientConfiguration(password: secrets.postgresPassword),
             backgroundLogger: logger
         )
-        // A blocking XREADGROUP holds its connection, so the worker has one of its own.
-        let redis = RedisClient(
-            configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword, connections: 1),
-            logger: logger
-        )
         let worker = EventWorker(
-            redis: redis,
+            redis: configuration.redis.clientConfiguration(password: secrets.redisPassword),
             store: EventStore(client: postgres, logger: logger),
             settings: configuration.worker,
-            stream: configuration.redis.stream,
+            layout: configuration.redis.layout,
             deadLetterStream: configuration.redis.deadLetterStream,
             logger: logger
         )

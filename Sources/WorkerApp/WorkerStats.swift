@@ -9,6 +9,8 @@ public final class WorkerStats: Sendable {
         public var duplicates = 0
         public var deadLettered = 0
         public var reclaimed = 0
+        /// Batch attempts that failed for an unavailable dependency and were retried.
+        public var batchFailures = 0
     }
 
     private let box = NIOLockedValueBox(Snapshot())

@@ -279,6 +279,80 @@ import WorkerApp
         }
     }
 
+    /// The guard inside reclaim: entries over `maxDeliveries` found while PostgreSQL is down (after
+    /// the worker started fine) stay pending; once PostgreSQL answers they are dead-lettered.
+    @Test func exhaustedEntriesAreNotDeadLetteredWhilePostgresIsDown() async throws {
+        let postgres = try await PrivatePostgres()
+        do {
+            try await guardRun(postgres)
+        } catch {
+            await postgres.destroy()
+            throw error
+        }
+        await postgres.destroy()
+    }
+
+    private func guardRun(_ postgres: PrivatePostgres) async throws {
+        let configuration = {
+            var configuration = TestEnvironment.configuration(database: "postgres")
+            configuration.postgres.port = postgres.port
+            configuration.worker.maxDeliveries = 2
+            return configuration
+        }()
+        try await TestEnvironment.withClient(database: "postgres", port: postgres.port) { client in
+            try await EventStore(client: client, logger: TestEnvironment.logger).migrate()
+        }
+        let redis = TestEnvironment.redis()
+        // Three entries held by a consumer that never acknowledges them.
+        try await redis.createGroup(configuration.redis.stream, group: configuration.worker.group)
+        try await ResilienceTests.append(ResilienceTests.events(3, run: TestEnvironment.unique("guard")), configuration, redis: redis)
+        let ghost = try await redis.readGroup(
+            configuration.redis.stream, group: configuration.worker.group, consumer: "ghost", count: 10, blockMilliseconds: 10)
+        try #require(ghost.count == 3)
+        @Sendable func claimForGhost(_ options: [RESPArgument]) async throws {
+            _ = try await redis.send(
+                RedisCommand(
+                    "XCLAIM",
+                    [RESPArgument(configuration.redis.stream), RESPArgument(configuration.worker.group), "ghost", "0"]
+                        + ghost.map { RESPArgument($0.id) } + options))
+        }
+        // Until PostgreSQL is down the ghost keeps its entries fresh (JUSTID: no delivery counted),
+        // so the worker cannot take them over while PostgreSQL still answers, however slow startup is.
+        let keepFresh = Task {
+            while !Task.isCancelled {
+                try await claimForGhost(["JUSTID"])
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        try await Harness.withWorker(configuration, consumer: "guard") { worker in
+            // A canary event committed: the worker reads and PostgreSQL answers.
+            try await ResilienceTests.append(ResilienceTests.events(1, run: TestEnvironment.unique("canary")), configuration, redis: redis)
+            try await TestEnvironment.eventually("the worker committed the canary") { worker.stats.snapshot.acknowledged == 1 }
+            try await postgres.stop()
+            keepFresh.cancel()
+            _ = await keepFresh.result
+            // Delivered three times in all, over maxDeliveries 2.
+            for _ in 0..<2 { try await claimForGhost([]) }
+            // Idle past claimMinIdle (2 s), then claimed with PostgreSQL down.
+            try await TestEnvironment.eventually("the worker reclaimed them") { worker.stats.snapshot.reclaimed >= 3 }
+            try await Task.sleep(for: .seconds(3))
+            let whileDown = worker.stats.snapshot
+            #expect(whileDown.deadLettered == 0)
+            #expect(try await redis.xlen(configuration.redis.deadLetterStream) == 0)
+            #expect(try await redis.pendingSummary(configuration.redis.stream, group: configuration.worker.group).count == 3)
+
+            try await postgres.start()
+            try await TestEnvironment.eventually(timeout: .seconds(60), "three dead letters once PostgreSQL is back") {
+                try await redis.xlen(configuration.redis.deadLetterStream) == 3
+            }
+            #expect(try await redis.pendingSummary(configuration.redis.stream, group: configuration.worker.group).count == 0)
+            print(
+                "reclaim guard: 3 entries over maxDeliveries 2, \(whileDown.reclaimed) entry claims while PostgreSQL was down, \(whileDown.deadLettered) dead-lettered; after it returned: 3 dead-lettered, 0 pending"
+            )
+        }
+        await redis.close()
+    }
+
     @Test func postgresStoppedForThirtySecondsUnderLoad() async throws {
         let postgres = try await PrivatePostgres()
         do {

@@ -35,10 +35,7 @@ enum Harness {
     ) async throws -> T {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let redis = TestEnvironment.redis()
-        let sink = RedisEventSink(
-            client: redis, stream: configuration.redis.stream, quarantineStream: configuration.redis.quarantineStream,
-            guardPrefix: configuration.redis.replayGuardPrefix
-        )
+        let sink = RedisEventSink(client: redis, layout: configuration.redis.layout, quarantineStream: configuration.redis.quarantineStream)
         let app = Ingress.buildApplication(
             configuration: configuration, registry: registry, sink: sink, logger: TestEnvironment.logger,
             confirmSubscription: confirmSubscription, onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }
@@ -91,15 +88,14 @@ enum Harness {
                 database: configuration.postgres.database, port: configuration.postgres.port),
             backgroundLogger: TestEnvironment.logger
         )
-        let redis = RedisClient(
-            configuration: configuration.redis.clientConfiguration(password: nil, connections: 1), logger: TestEnvironment.logger)
         var settings = configuration.worker
         settings.consumer = consumer
         let worker = EventWorker(
-            redis: redis, store: EventStore(client: postgres, logger: TestEnvironment.logger), settings: settings,
-            stream: configuration.redis.stream, deadLetterStream: configuration.redis.deadLetterStream, logger: TestEnvironment.logger
+            redis: configuration.redis.clientConfiguration(password: nil),
+            store: EventStore(client: postgres, logger: TestEnvironment.logger),
+            settings: settings, layout: configuration.redis.layout, deadLetterStream: configuration.redis.deadLetterStream,
+            logger: TestEnvironment.logger
         )
-        defer { Task { await redis.close() } }
         return try await running(ServiceGroup(services: [postgres, worker], logger: TestEnvironment.logger)) { try await body(worker) }
     }
 

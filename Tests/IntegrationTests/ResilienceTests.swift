@@ -26,8 +26,7 @@ import Testing
     }
 
     static func append(_ events: [EmailEvent], _ configuration: PostwireConfiguration, redis: RedisClient) async throws {
-        let sink = RedisEventSink(
-            client: redis, stream: configuration.redis.stream, quarantineStream: configuration.redis.quarantineStream, guardPrefix: "x")
+        let sink = RedisEventSink(client: redis, layout: configuration.redis.layout, quarantineStream: configuration.redis.quarantineStream)
         for chunk in stride(from: 0, to: events.count, by: 200) {
             _ = try await sink.append(Array(events[chunk..<min(chunk + 200, events.count)]), replayNonce: nil, nonceTTL: 0)
         }
@@ -35,7 +34,7 @@ import Testing
 
     static func replayer(_ configuration: PostwireConfiguration, _ redis: RedisClient) -> Replayer {
         Replayer(
-            redis: redis, eventsStream: configuration.redis.stream, deadLetterStream: configuration.redis.deadLetterStream,
+            redis: redis, layout: configuration.redis.layout, deadLetterStream: configuration.redis.deadLetterStream,
             quarantineStream: configuration.redis.quarantineStream)
     }
 
@@ -200,7 +199,7 @@ import Testing
             let configuration = TestEnvironment.configuration(database: database)
             let redis = TestEnvironment.redis()
             let sink = RedisEventSink(
-                client: redis, stream: configuration.redis.stream, quarantineStream: configuration.redis.quarantineStream, guardPrefix: "x")
+                client: redis, layout: configuration.redis.layout, quarantineStream: configuration.redis.quarantineStream)
             let good = #"[{"event":"delivered","email":"a@b.c","timestamp":1700000000,"sg_event_id":"q-1"}]"#
             // As if an older parser had refused it; the body itself is fine for today's.
             var entry = QuarantineEntry(

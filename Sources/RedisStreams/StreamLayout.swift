@@ -1,0 +1,56 @@
+/// Names of the events stream(s) and replay-guard keys (DESIGN.md, Redis layout).
+///
+/// With one shard the events stream is `base` (`postwire:events`). With `shards` > 1 it is
+/// `base:{0}` … `base:{n-1}`: the braces are Redis Cluster hash tags, and a replay-guard key carries
+/// its shard's tag (`postwire:seen:{3}:…`), so the guarded append, a Lua script that touches the
+/// guard key and the stream, always addresses keys of one slot. An event's shard is a stable hash of
+/// its provider and event key, so every copy of an event (ESP retries, re-signed requests) lands in
+/// the same shard.
+public struct StreamLayout: Sendable, Equatable {
+    public let base: String
+    public let shards: Int
+    public let guardPrefix: String
+
+    public init(base: String, shards: Int = 1, guardPrefix: String) {
+        self.base = base
+        self.shards = max(1, shards)
+        self.guardPrefix = guardPrefix
+    }
+
+    /// Every events stream, in shard order.
+    public var streams: [String] {
+        shards == 1 ? [base] : (0..<shards).map { "\(base):{\($0)}" }
+    }
+
+    public func stream(shard: Int) -> String {
+        shards == 1 ? base : "\(base):{\(shard)}"
+    }
+
+    /// The shard of an event, from its provider and event key (FNV-1a, 64 bit: stable across
+    /// processes and versions, unlike `Hasher`).
+    public func shard(provider: String, eventKey: String) -> Int {
+        guard shards > 1 else { return 0 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in provider.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash = (hash ^ UInt64(UInt8(ascii: ":"))) &* 0x100_0000_01b3
+        for byte in eventKey.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int(hash % UInt64(shards))
+    }
+
+    /// The replay-guard key for a nonce appended to `shard`: in that shard's hash slot.
+    public func guardKey(_ nonce: String, shard: Int) -> String {
+        guard shards > 1 else {
+            // A single stream that carries a hash tag of its own shares it with its guard keys.
+            return guardPrefix + (Self.hashTag(of: base).map { "{\($0)}:" } ?? "") + nonce
+        }
+        return guardPrefix + "{\(shard)}:" + nonce
+    }
+
+    /// The part of a key Redis Cluster hashes: between the first `{` and the next `}`, if not empty.
+    static func hashTag(of key: String) -> Substring? {
+        guard let open = key.firstIndex(of: "{") else { return nil }
+        let rest = key[key.index(after: open)...]
+        guard let close = rest.firstIndex(of: "}"), close > rest.startIndex else { return nil }
+        return rest[..<close]
+    }
+}
