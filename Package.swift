@@ -76,11 +76,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The operations port of both processes: /metrics (Prometheus), /healthz, /readyz.
+        .target(
+            name: "Operations",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Applications: assemble services from the pieces above.
         .target(
             name: "IngressApp",
             dependencies: [
-                "EmailEvents", "Providers", "RedisStreams", "PostwireConfig",
+                "EmailEvents", "Providers", "RedisStreams", "PostwireConfig", "Operations",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -92,7 +105,9 @@ let package = Package(
         .target(
             name: "WorkerApp",
             dependencies: [
-                "EmailEvents", "Providers", "RedisStreams", "EventStore", "PostwireConfig",
+                "EmailEvents", "Providers", "RedisStreams", "EventStore", "PostwireConfig", "Operations",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -104,7 +119,10 @@ let package = Package(
         // Thin executables.
         .executableTarget(
             name: "PostwireIngress",
-            dependencies: ["IngressApp", "PostwireConfig", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "IngressApp", "PostwireConfig", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -151,7 +169,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "EmailEvents", "Providers", "RedisStreams", "EventStore", "IngressApp", "WorkerApp",
-                "PostwireConfig",
+                "PostwireConfig", "Operations",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

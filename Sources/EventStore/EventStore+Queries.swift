@@ -68,4 +68,17 @@ extension EventStore {
             throw EventStoreError.from(error)
         }
     }
+
+    /// Events stored (new, counted) since `date`, by provider.
+    public func storedSince(_ date: Date) async throws(EventStoreError) -> [String: Int] {
+        do {
+            let rows = try await client.query(
+                "SELECT provider, count(*)::int8 FROM email_events WHERE stored_at >= \(date) GROUP BY provider", logger: logger)
+            var counts: [String: Int] = [:]
+            for try await (provider, count) in rows.decode((String, Int64).self) { counts[provider] = Int(count) }
+            return counts
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
 }

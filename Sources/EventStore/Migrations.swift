@@ -63,6 +63,10 @@ enum Migrations {
                     PRIMARY KEY (hour, provider, source, event_type, sender_domain, recipient_domain, campaign)
                 )
                 """,
-            ])
+            ]),
+        // `postwire status` reports the events stored in the last hour.
+        Step(
+            version: 2, name: "index on stored_at",
+            statements: ["CREATE INDEX email_events_stored_at ON email_events (stored_at)"]),
     ]
 }

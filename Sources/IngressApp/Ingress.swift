@@ -1,19 +1,26 @@
 import Hummingbird
 import Logging
 import NIOCore
+import Operations
 import PostwireConfig
 import Providers
 import RedisStreams
+import ServiceLifecycle
 
 /// Assembles the ingress: the webhook routes, health and readiness. The executable and the
 /// integration tests build the same object.
 public enum Ingress {
-    public static func buildApplication(
+    /// The ingress process: the webhook server and, unless `ingress.metricsPort` is -1, the
+    /// operations server (`/metrics`, `/healthz`, `/readyz`). `onServerRunning` and
+    /// `onOperationsRunning` learn the bound channels (tests use port 0).
+    public static func buildServices(
         configuration: PostwireConfiguration,
         secrets: Secrets,
         logger: Logger,
-        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-    ) throws(ConfigurationError) -> some ApplicationProtocol {
+        metrics: IngressMetrics = IngressMetrics(),
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
+        onOperationsRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws(ConfigurationError) -> [any Service] {
         let certificates: any SNSCertificateSource =
             configuration.ingress.snsCertificateDirectory.isEmpty
             ? FetchingSNSCertificates() : PinnedSNSCertificates(directory: configuration.ingress.snsCertificateDirectory)
@@ -26,9 +33,28 @@ public enum Ingress {
         } catch {
             throw ConfigurationError(message: "ingress.trustedProxies: \(error)")
         }
-        return buildApplication(
-            configuration: configuration, registry: registry, sink: sink, logger: logger, trustedProxies: trustedProxies,
-            onServerRunning: onServerRunning)
+        var services: [any Service] = [
+            buildApplication(
+                configuration: configuration, registry: registry, sink: sink, logger: logger, trustedProxies: trustedProxies,
+                rateLimiter: RedisRateLimiter(client: redis, prefix: configuration.redis.rateLimitPrefix, logger: logger),
+                metrics: metrics, onServerRunning: onServerRunning)
+        ]
+        if configuration.ingress.metricsPort >= 0 {
+            services.append(
+                OperationsServer.build(
+                    host: configuration.ingress.metricsHost, port: configuration.ingress.metricsPort, metrics: metrics.registry,
+                    serverName: "postwire-ingress-operations", logger: logger,
+                    readiness: {
+                        do {
+                            try await sink.ping()
+                            return nil
+                        } catch {
+                            return "redis is unreachable: \(error)"
+                        }
+                    },
+                    onServerRunning: onOperationsRunning))
+        }
+        return services
     }
 
     public static func buildApplication(
@@ -37,6 +63,8 @@ public enum Ingress {
         sink: any EventSink,
         logger: Logger,
         trustedProxies: IPAllowlist = .none,
+        rateLimiter: (any RateLimiter)? = nil,
+        metrics: IngressMetrics = IngressMetrics(),
         confirmSubscription: @escaping @Sendable (String) async throws -> Void = SNSSubscription.confirm,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -57,7 +85,9 @@ public enum Ingress {
             maxBodyBytes: configuration.ingress.maxBodyBytes,
             retryAfterSeconds: configuration.ingress.retryAfterSeconds,
             trustedProxies: trustedProxies,
-            confirmSubscription: confirmSubscription
+            confirmSubscription: confirmSubscription,
+            metrics: metrics,
+            rateLimiter: rateLimiter
         ).add(to: router)
         return Application(
             router: router,

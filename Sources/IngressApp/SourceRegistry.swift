@@ -12,6 +12,7 @@ public struct SourceRegistry: Sendable {
         public var autoConfirmSubscriptions: Bool
         /// Empty: any address may post.
         public var allowlist: IPAllowlist
+        public var rateLimit: RateLimitSettings?
     }
 
     private var entries: [String: Entry] = [:]
@@ -57,8 +58,13 @@ public struct SourceRegistry: Sendable {
                     allowedTopics: topics
                 ),
                 autoConfirmSubscriptions: source.autoConfirmSubscriptions ?? true,
-                allowlist: try allowlist(source)
+                allowlist: try allowlist(source),
+                rateLimit: source.rateLimit
             )
+            if let limit = source.rateLimit, !(limit.requestsPerSecond > 0) || limit.capacity < 1 {
+                throw ConfigurationError(
+                    message: "source \(source.provider)/\(source.name) rateLimit: requestsPerSecond must be > 0 and burst at least 1")
+            }
         }
     }
 

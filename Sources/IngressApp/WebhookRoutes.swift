@@ -11,7 +11,11 @@ import RedisStreams
 ///
 /// Statuses (DESIGN.md guarantee 5): 401/403 unauthentic (or the ESP's own "do not retry",
 /// 406 for Mailgun), 404 unknown provider or source, 413 too large, 415 wrong content type,
-/// 422 authentic but unparseable (kept in quarantine), 503 Redis unreachable (the ESP retries).
+/// 422 authentic but unparseable (kept in quarantine), 429 over the source's rate limit,
+/// 503 Redis unreachable (the ESP retries).
+///
+/// Every request ends in one `request` log line (request id, provider, source, status, events)
+/// and in the metrics of docs/METRICS.md. Neither ever carries a header, a secret or a signature.
 struct WebhookRoutes: Sendable {
     let registry: SourceRegistry
     let sink: any EventSink
@@ -21,10 +25,12 @@ struct WebhookRoutes: Sendable {
     let trustedProxies: IPAllowlist
     /// Completes an SNS subscription handshake (a GET of the validated SubscribeURL).
     let confirmSubscription: @Sendable (String) async throws -> Void
+    let metrics: IngressMetrics
+    let rateLimiter: (any RateLimiter)?
 
     func add(to router: Router<IngressRequestContext>) {
         for path in ["/webhooks/:provider", "/webhooks/:provider/:source"] {
-            router.post(RouterPath(path)) { request, context in await receive(request, context) }
+            router.post(RouterPath(path)) { request, context in await handle(request, context) }
             // ESPs probe a URL before saving it (Mandrill HEAD, others GET): a known source answers 200.
             router.head(RouterPath(path)) { request, context in probe(context) }
             router.get(RouterPath(path)) { request, context in probe(context) }
@@ -48,8 +54,31 @@ struct WebhookRoutes: Sendable {
         return JSONResponse.error(.notFound, code: "unknown_source", message: "no source \(source) is configured for provider \(provider)")
     }
 
-    private func receive(_ request: Request, _ context: IngressRequestContext) async -> Response {
+    private func handle(_ request: Request, _ context: IngressRequestContext) async -> Response {
+        let start = ContinuousClock.now
+        var observation = IngressMetrics.Observation()
+        let response = await receive(request, context, &observation)
+        let status = Int(response.status.code)
+        observation.quarantined = status == 422  // only answered once the request is kept
+        metrics.record(observation, status: status, duration: .now - start)
+        context.logger.info(
+            "request",
+            metadata: [
+                "provider": "\(observation.provider)", "source": "\(observation.source)", "status": "\(status)",
+                "events": "\(observation.accepted.values.reduce(0, +))",
+            ])
+        return response
+    }
+
+    private func receive(
+        _ request: Request, _ context: IngressRequestContext, _ observation: inout IngressMetrics.Observation
+    ) async
+        -> Response
+    {
+        let providerName = context.parameters.get("provider") ?? ""
+        if Provider(rawValue: providerName) != nil { observation.provider = providerName }
         guard let entry = resolve(context) else { return unknownSource(context) }
+        observation.source = entry.name
         var logger = context.logger
         logger[metadataKey: "provider"] = "\(entry.provider.provider.rawValue)"
         logger[metadataKey: "source"] = "\(entry.name)"
@@ -59,9 +88,20 @@ struct WebhookRoutes: Sendable {
                 peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!],
                 trustedProxies: trustedProxies)
             guard let client, entry.allowlist.contains(client) else {
+                observation.authFailure = "forbidden_address"
                 logger.notice("request from outside the source's IP allowlist refused", metadata: ["client": "\(client ?? "unknown")"])
                 return JSONResponse.error(.forbidden, code: "forbidden_address", message: "this address may not post to this source")
             }
+        }
+        if let limit = entry.rateLimit, let rateLimiter,
+            let wait = await rateLimiter.admit(provider: entry.provider.provider.rawValue, source: entry.name, limit: limit)
+        {
+            observation.rateLimited = true
+            var headers = HTTPFields()
+            headers[.retryAfter] = String(
+                max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up))))
+            return JSONResponse.error(
+                .tooManyRequests, code: "rate_limited", message: "this source is over its rate limit; retry later", headers: headers)
         }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
             return tooLarge()
@@ -72,6 +112,7 @@ struct WebhookRoutes: Sendable {
         } catch {
             return tooLarge()
         }
+        observation.bodyBytes = body.readableBytes
         let webhook = WebhookRequest(
             method: request.method.rawValue,
             url: Self.externalURL(request),
@@ -84,6 +125,7 @@ struct WebhookRoutes: Sendable {
             received = try await entry.provider.receive(
                 webhook, source: entry.name, credentials: entry.credentials, now: webhook.receivedAt)
         } catch {
+            if error.isAuthenticationFailure { observation.authFailure = IngressMetrics.reason(error.code) }
             return await refuse(error, webhook: webhook, entry: entry, logger: logger)
         }
         if let subscription = received.subscription {
@@ -91,11 +133,15 @@ struct WebhookRoutes: Sendable {
         }
         do {
             let ttl = max(entry.credentials.replayWindow, 300) * 2
-            guard let appended = try await sink.append(received.events, replayNonce: received.replayNonce, nonceTTL: ttl) else {
+            let appendStart = ContinuousClock.now
+            let appended = try await sink.append(received.events, replayNonce: received.replayNonce, nonceTTL: ttl)
+            observation.xadd = .now - appendStart
+            guard let appended else {
+                observation.authFailure = IngressMetrics.reason(.replayed)
                 logger.notice("replayed request refused")
                 return refusal(entry, WebhookError(.replayed, "this request was already accepted"))
             }
-            logger.debug("accepted", metadata: ["events": "\(appended)"])
+            for event in received.events { observation.accepted[event.type.rawValue, default: 0] += 1 }
             return JSONResponse.accepted(appended)
         } catch {
             return unavailable(error, logger: logger)

@@ -7,7 +7,10 @@ public enum Bootstrap {
     public static func start(label: String, configFile: String? = nil) -> (PostwireConfiguration, Secrets, Logger) {
         let environment = ProcessInfo.processInfo.environment
         let level = environment["POSTWIRE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        // JSON lines for collectors; plain text on a terminal, unless POSTWIRE_LOG_FORMAT says which.
+        let json = environment["POSTWIRE_LOG_FORMAT"].map { $0 == "json" } ?? (isatty(STDERR_FILENO) == 0)
         LoggingSystem.bootstrap { name in
+            if json { return JSONLogHandler(label: name, level: level) }
             var handler = StreamLogHandler.standardError(label: name)
             handler.logLevel = level
             return handler

@@ -34,6 +34,10 @@ public struct IngressSettings: Codable, Sendable, Equatable {
     /// `X-Forwarded-For` is believed when checking a source's `ipAllowlist`
     /// (`POSTWIRE_INGRESS_TRUSTED_PROXIES`, a JSON array).
     public var trustedProxies: [String] = []
+    /// The operations port: `/metrics`, `/healthz`, `/readyz` (docs/METRICS.md). 0 lets the system
+    /// pick a free port (it is logged); -1 turns it off.
+    public var metricsHost = "0.0.0.0"
+    public var metricsPort = 9101
 }
 
 public struct RedisSettings: Codable, Sendable, Equatable {
@@ -58,6 +62,8 @@ public struct RedisSettings: Codable, Sendable, Equatable {
     public var deadLetterStream = "postwire:dead"
     /// Prefix of the replay-guard keys (Mailgun tokens), each kept for the replay window.
     public var replayGuardPrefix = "postwire:seen:"
+    /// Prefix of the per-source rate-limit buckets (`postwire:rl:<provider>:<source>`).
+    public var rateLimitPrefix = "postwire:rl:"
 }
 
 public struct PostgresSettings: Codable, Sendable, Equatable {
@@ -100,6 +106,10 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     public var housekeepingIntervalMilliseconds = 60_000
     /// A consumer idle this long with nothing pending is removed from the group.
     public var consumerRetentionMilliseconds = 3_600_000
+    /// The operations port: `/metrics`, `/healthz`, `/readyz` (docs/METRICS.md). 0 lets the system
+    /// pick a free port (it is logged); -1 turns it off. Two workers on one host need two ports.
+    public var metricsHost = "0.0.0.0"
+    public var metricsPort = 9102
 
     public init() {}
 }
@@ -124,10 +134,14 @@ public struct SourceSettings: Codable, Sendable, Equatable {
     /// CIDR ranges allowed to post to this source (e.g. the ESP's published webhook ranges);
     /// absent or empty: any address. Others get 403.
     public var ipAllowlist: [String]?
+    /// Requests per second this source may make, shared by every ingress (a token bucket in
+    /// Redis); more get 429 with `Retry-After`. Absent: no limit.
+    public var rateLimit: RateLimitSettings?
 
     public init(
         provider: String, name: String, replayWindowSeconds: Int? = nil, allowUnauthenticated: Bool? = nil, url: String? = nil,
-        topicArns: [String]? = nil, autoConfirmSubscriptions: Bool? = nil, ipAllowlist: [String]? = nil
+        topicArns: [String]? = nil, autoConfirmSubscriptions: Bool? = nil, ipAllowlist: [String]? = nil,
+        rateLimit: RateLimitSettings? = nil
     ) {
         self.provider = provider
         self.name = name
@@ -137,6 +151,7 @@ public struct SourceSettings: Codable, Sendable, Equatable {
         self.topicArns = topicArns
         self.autoConfirmSubscriptions = autoConfirmSubscriptions
         self.ipAllowlist = ipAllowlist
+        self.rateLimit = rateLimit
     }
 
     /// The environment variable holding this source's secrets, comma-separated for rotation:
@@ -144,4 +159,18 @@ public struct SourceSettings: Codable, Sendable, Equatable {
     public var secretVariable: String {
         "POSTWIRE_SECRET_" + Secrets.variablePart(provider) + "_" + Secrets.variablePart(name)
     }
+}
+
+/// A token bucket: `requestsPerSecond` on average, bursts of up to `burst` requests.
+public struct RateLimitSettings: Codable, Sendable, Equatable {
+    public var requestsPerSecond: Double
+    /// Absent: one second's worth (`requestsPerSecond`, at least 1).
+    public var burst: Int?
+
+    public init(requestsPerSecond: Double, burst: Int? = nil) {
+        self.requestsPerSecond = requestsPerSecond
+        self.burst = burst
+    }
+
+    public var capacity: Int { burst ?? max(1, Int(requestsPerSecond.rounded(.up))) }
 }

@@ -1,5 +1,6 @@
 import EmailEvents
 import EventStore
+import Foundation
 import Logging
 import PostwireConfig
 import RedisStreams
@@ -59,10 +60,14 @@ struct ConsumerLane {
                 held = []
                 backoff.reset()
             } catch {
-                stats.record { $0.batchFailures += 1 }
                 let wait = backoff.next()
-                logger.error(
-                    "batch not processed; retrying", metadata: ["error": "\(error)", "entries": "\(held.count)", "retryIn": "\(wait)"])
+                if held.isEmpty {
+                    logger.warning("cannot read the stream; retrying", metadata: ["error": "\(error)", "retryIn": "\(wait)"])
+                } else {
+                    stats.batchFailed()
+                    logger.error(
+                        "batch not processed; retrying", metadata: ["error": "\(error)", "entries": "\(held.count)", "retryIn": "\(wait)"])
+                }
                 await pause(wait)
             }
         }
@@ -81,7 +86,7 @@ struct ConsumerLane {
                 "pending entries were deleted from the stream before processing: events lost", metadata: ["ids": "\(result.deletedIds)"])
         }
         guard let first = result.entries.first, let last = result.entries.last else { return [] }
-        stats.record { $0.reclaimed += result.entries.count }
+        stats.reclaimed(result.entries.count)
         logger.warning("reclaimed idle entries", metadata: ["entries": "\(result.entries.count)"])
         let deliveries = try await redis.pending(
             stream, group: settings.group, start: first.id, end: last.id, count: result.entries.count, consumer: consumer)
@@ -126,21 +131,24 @@ struct ConsumerLane {
             }
         }
         do {
+            let start = ContinuousClock.now
             let result = try await store.write(events)
-            stats.record {
-                $0.stored += result.stored
-                $0.duplicates += result.duplicates
-            }
-            logger.debug(
+            stats.committed(
+                batch: entries.count, stored: result.stored, duplicates: result.duplicates, commit: .now - start,
+                receivedAt: events.map(\.receivedAt))
+            logger.info(
                 "batch committed",
-                metadata: ["first": "\(ids.first ?? "")", "stored": "\(result.stored)", "duplicates": "\(result.duplicates)"])
+                metadata: [
+                    "first": "\(ids.first ?? "")", "last": "\(ids.last ?? "")", "stored": "\(result.stored)",
+                    "duplicates": "\(result.duplicates)",
+                ])
         } catch {
             // (`catch where` on a typed throw crashes the 6.3 compiler: test the code inside.)
             guard error.code == .rejected else { throw error }
             try await isolate(events, ids: ids, entries: entries)
         }
         try await redis.ack(stream, group: settings.group, ids: ids)
-        stats.record { $0.acknowledged += ids.count }
+        stats.acknowledged(ids.count)
     }
 
     /// PostgreSQL refused the batch for its data: write event by event so one bad event does
@@ -150,10 +158,7 @@ struct ConsumerLane {
         for (event, id) in zip(events, ids) {
             do {
                 let result = try await store.write([event])
-                stats.record {
-                    $0.stored += result.stored
-                    $0.duplicates += result.duplicates
-                }
+                stats.isolated(stored: result.stored, duplicates: result.duplicates)
             } catch {
                 guard error.code == .rejected else { throw error }
                 if let entry = byId[id] { try await deadLetter(entry, error: "\(error)") }
@@ -175,6 +180,6 @@ struct ConsumerLane {
             return
         }
         logger.error("entry dead-lettered", metadata: ["id": "\(entry.id)", "error": "\(error)"])
-        stats.record { $0.deadLettered += 1 }
+        stats.deadLettered()
     }
 }

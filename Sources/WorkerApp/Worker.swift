@@ -27,12 +27,18 @@ public enum Worker {
         )
         // ServiceGroup shuts down in reverse order: the worker finishes its batch while PostgreSQL
         // is still there; when the worker returns, the group ends.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: postgres)]
+        if configuration.worker.metricsPort >= 0 {
+            services.append(
+                .init(
+                    service: worker.operationsServer(
+                        host: configuration.worker.metricsHost, port: configuration.worker.metricsPort,
+                        quarantineStream: configuration.redis.quarantineStream)))
+        }
+        services.append(.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: postgres),
-                    .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -16,9 +16,9 @@ final class ChildProcess: Sendable {
 
     private init(pid: pid_t) { self.pid = pid }
 
-    /// `logPath` receives the child's standard error (default: discarded).
+    /// `logPath` receives the child's standard error, `stdoutPath` its standard output (default: discarded).
     static func spawn(
-        _ path: String, _ arguments: [String], environment: [String: String]? = nil, logPath: String? = nil
+        _ path: String, _ arguments: [String], environment: [String: String]? = nil, logPath: String? = nil, stdoutPath: String? = nil
     ) throws -> ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -44,7 +44,7 @@ final class ChildProcess: Sendable {
         posix_spawn_file_actions_init(&files)
         defer { posix_spawn_file_actions_destroy(&files) }
         posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&files, 1, stdoutPath ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&files, 2, logPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         var pid: pid_t = 0
         let status = posix_spawn(&pid, path, &files, &attributes, argv, env)

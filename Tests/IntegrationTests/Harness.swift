@@ -19,11 +19,11 @@ enum Harness {
         _ body: @Sendable (String) async throws -> T
     ) async throws -> T {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = try Ingress.buildApplication(
+        let services = try Ingress.buildServices(
             configuration: configuration, secrets: Secrets(environment: environment), logger: TestEnvironment.logger,
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }
         )
-        return try await run(app, until: ports) { port in try await body("http://127.0.0.1:\(port)") }
+        return try await run(services, until: ports) { port in try await body("http://127.0.0.1:\(port)") }
     }
 
     /// An ingress with its sources and SNS handshake given directly (no network in tests).
@@ -41,15 +41,15 @@ enum Harness {
             confirmSubscription: confirmSubscription, onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }
         )
         defer { Task { await redis.close() } }
-        return try await run(app, until: ports) { port in try await body("http://127.0.0.1:\(port)") }
+        return try await run([app], until: ports) { port in try await body("http://127.0.0.1:\(port)") }
     }
 
     private static func run<T: Sendable>(
-        _ app: some ApplicationProtocol,
+        _ services: [any Service],
         until ports: AsyncStream<Int>,
         _ body: @Sendable (Int) async throws -> T
     ) async throws -> T {
-        return try await running(ServiceGroup(services: [app], logger: TestEnvironment.logger)) {
+        return try await running(ServiceGroup(services: services, logger: TestEnvironment.logger)) {
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw CancellationError() }
             return try await body(port)
@@ -57,7 +57,7 @@ enum Harness {
     }
 
     /// Runs `group` for the duration of `body`, then shuts it down gracefully, also when `body` throws.
-    private static func running<T: Sendable>(_ group: ServiceGroup, _ body: @Sendable () async throws -> T) async throws -> T {
+    static func running<T: Sendable>(_ group: ServiceGroup, _ body: @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { tasks in
             tasks.addTask {
                 try await group.run()

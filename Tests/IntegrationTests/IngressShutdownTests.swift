@@ -17,6 +17,7 @@ import Testing
         var environment = ProcessInfo.processInfo.environment
         environment["POSTWIRE_INGRESS_HOST"] = "127.0.0.1"
         environment["POSTWIRE_INGRESS_PORT"] = "\(port)"
+        environment["POSTWIRE_INGRESS_METRICS_PORT"] = "0"
         environment["POSTWIRE_REDIS_PORT"] = "\(configuration.redis.port)"
         environment["POSTWIRE_REDIS_STREAM"] = configuration.redis.stream
         environment["POSTWIRE_REDIS_REPLAY_GUARD_PREFIX"] = configuration.redis.replayGuardPrefix

@@ -42,10 +42,13 @@ enum TestEnvironment {
         configuration.redis.quarantineStream = "postwire:\(tag):quarantine"
         configuration.redis.deadLetterStream = "postwire:\(tag):dead"
         configuration.redis.replayGuardPrefix = "postwire:\(tag):seen:"
+        configuration.redis.rateLimitPrefix = "postwire:\(tag):rl:"
         configuration.postgres.port = postgresPort
         configuration.postgres.database = database
         configuration.ingress.host = "127.0.0.1"
         configuration.ingress.port = 0
+        configuration.ingress.metricsPort = -1  // tests that scrape metrics turn it on (port 0)
+        configuration.worker.metricsPort = -1
         configuration.worker.blockMilliseconds = 200
         configuration.worker.claimIntervalMilliseconds = 500
         configuration.worker.claimMinIdleMilliseconds = 2000

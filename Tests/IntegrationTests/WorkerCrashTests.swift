@@ -35,6 +35,7 @@ import Testing
         environment["POSTWIRE_POSTGRES_PASSWORD"] = TestEnvironment.postgresPassword
         environment["POSTWIRE_WORKER_CONSUMER"] = consumer
         environment["POSTWIRE_WORKER_BATCH_SIZE"] = "500"
+        environment["POSTWIRE_WORKER_METRICS_PORT"] = "0"  // several workers at once: any free port
         environment["POSTWIRE_WORKER_CONCURRENCY"] = "\(configuration.worker.concurrency)"
         environment["POSTWIRE_REDIS_STREAM_SHARDS"] = "\(configuration.redis.streamShards)"
         environment["POSTWIRE_LOG_LEVEL"] = "warning"

@@ -1,0 +1,38 @@
+import CoreMetrics
+import Foundation
+import Operations
+import RedisStreams
+
+/// The stream-state gauges of docs/METRICS.md, read from Redis when Prometheus scrapes (so they
+/// are as fresh as the scrape, and cost nothing between scrapes). Every worker reports the same
+/// values; dashboards and alerts aggregate with `max by (stream, group)`.
+struct StreamGauges: Sendable {
+    let redis: RedisClient
+    let layout: StreamLayout
+    let deadLetterStream: String
+    let quarantineStream: String
+    let metrics: MetricsRegistry
+
+    func refresh() async throws(RedisError) {
+        let factory = metrics.factory
+        for stream in layout.streams + [deadLetterStream, quarantineStream] {
+            Gauge(label: "postwire_stream_length", dimensions: [("stream", stream)], factory: factory)
+                .record(try await redis.xlen(stream))
+        }
+        let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        for stream in layout.streams {
+            for group in try await redis.groups(stream) {
+                let dimensions = [("stream", stream), ("group", group.name)]
+                Gauge(label: "postwire_stream_pending", dimensions: dimensions, factory: factory).record(group.pending)
+                // Redis leaves lag unknown after some trims/deletions; entries-read cannot tell then.
+                if let lag = group.lag {
+                    Gauge(label: "postwire_stream_lag", dimensions: dimensions, factory: factory).record(lag)
+                }
+                let oldest = try await redis.pendingSummary(stream, group: group.name).smallestId
+                let age = oldest.flatMap { $0.split(separator: "-").first }.flatMap { Int64($0) }.map { max(0, nowMilliseconds - $0) } ?? 0
+                Gauge(label: "postwire_stream_oldest_pending_seconds", dimensions: dimensions, factory: factory)
+                    .record(Double(age) / 1000)
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import NIOConcurrencyHelpers
+import PostwireConfig
+import Providers
+import RedisStreams
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Issue 6: a source's rate limit is one token bucket in Redis, so two ingress processes together
+/// admit what one would, and the rest get 429 with Retry-After.
+@Suite(.serialized) struct RateLimitTests {
+    @Test func limitHoldsAcrossTwoIngressProcessesSharingRedis() async throws {
+        let configuration = TestEnvironment.configuration(database: "unused")
+        let rate = 20.0
+        let burst = 20
+        var environment = ProcessInfo.processInfo.environment
+        environment["POSTWIRE_INGRESS_HOST"] = "127.0.0.1"
+        environment["POSTWIRE_INGRESS_METRICS_PORT"] = "-1"
+        environment["POSTWIRE_REDIS_PORT"] = "\(configuration.redis.port)"
+        environment["POSTWIRE_REDIS_STREAM"] = configuration.redis.stream
+        environment["POSTWIRE_REDIS_REPLAY_GUARD_PREFIX"] = configuration.redis.replayGuardPrefix
+        environment["POSTWIRE_REDIS_RATE_LIMIT_PREFIX"] = configuration.redis.rateLimitPrefix
+        environment["POSTWIRE_SOURCES"] = #"[{"provider":"mailgun","name":"default","rateLimit":{"requestsPerSecond":20,"burst":20}}]"#
+        environment["POSTWIRE_SECRET_MAILGUN_DEFAULT"] = PipelineTests.mailgunKey
+        environment["POSTWIRE_LOG_LEVEL"] = "warning"
+        let ports = [Int.random(in: 40_000..<42_500), Int.random(in: 42_500..<45_000)]
+        let ingresses = try ports.map { port in
+            var own = environment
+            own["POSTWIRE_INGRESS_PORT"] = "\(port)"
+            return try ChildProcess.spawn(
+                TestEnvironment.binDirectory.appendingPathComponent("postwire-ingress").path, [], environment: own)
+        }
+        defer { ingresses.forEach { $0.signal(SIGKILL) } }
+        for port in ports {
+            try await TestEnvironment.eventually("ingress on \(port) answers") {
+                (try? await HTTP.request("http://127.0.0.1:\(port)/healthz", method: "GET").status) == 200
+            }
+        }
+
+        // Eight clients, alternating between the two ingresses, as fast as they can for 3 s.
+        let statuses = NIOLockedValueBox<[Int: [Int: Int]]>([:])  // port → status → count
+        let retryAfterMissing = NIOLockedValueBox(0)
+        let run = TestEnvironment.unique("rl")
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    var n = 0
+                    while ContinuousClock.now - start < .seconds(3) {
+                        let port = ports[(client + n) % 2]
+                        let sample = SampleEvent(
+                            espEvent: "delivered", id: "\(run)-\(client)-\(n)", recipient: "r@example.com", occurredAt: Date())
+                        let webhook = SampleWebhooks.mailgun(sample, signingKey: PipelineTests.mailgunKey, signedAt: Date())
+                        let reply = try await HTTP.request(
+                            "http://127.0.0.1:\(port)/webhooks/mailgun", headers: webhook.headers, body: webhook.body)
+                        statuses.withLockedValue { $0[port, default: [:]][reply.status, default: 0] += 1 }
+                        if reply.status == 429, Int(reply.headers["retry-after"] ?? "") ?? 0 < 1 {
+                            retryAfterMissing.withLockedValue { $0 += 1 }
+                        }
+                        n += 1
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let byPort = statuses.withLockedValue { $0 }
+        let accepted = byPort.values.map { $0[200] ?? 0 }.reduce(0, +)
+        let limited = byPort.values.map { $0[429] ?? 0 }.reduce(0, +)
+        let ceiling = Double(burst) + rate * seconds
+        #expect(Set(byPort.values.flatMap(\.keys)).isSubset(of: [200, 429]), "statuses: \(byPort)")
+        #expect(Double(accepted) <= ceiling + 1, "accepted \(accepted) in \(seconds) s; one shared bucket allows \(ceiling)")
+        #expect(Double(accepted) >= rate * seconds - 1, "the limit must not refuse more than it should: \(accepted)")
+        #expect(byPort.values.allSatisfy { ($0[200] ?? 0) > 0 && ($0[429] ?? 0) > 0 }, "both ingresses admitted and refused: \(byPort)")
+        #expect(retryAfterMissing.withLockedValue { $0 } == 0, "every 429 carries Retry-After")
+        let redis = TestEnvironment.redis()
+        #expect(try await redis.xlen(configuration.redis.stream) == accepted, "only admitted requests were appended")
+        await redis.close()
+        print(
+            "rate limit 20/s, burst 20, two ingress processes, 8 clients for \(String(format: "%.2f", seconds)) s: \(accepted) accepted (shared bucket allows at most \(Int(ceiling))), \(limited) got 429; per ingress \(byPort.sorted { $0.key < $1.key }.map { $0.value })"
+        )
+    }
+}
