@@ -81,4 +81,19 @@ extension EventStore {
             throw EventStoreError.from(error)
         }
     }
+
+    /// Makes sure the monthly partitions of `email_events` exist for `months` months from the
+    /// month of `start` (events outside them land in `email_events_default`). Returns how many
+    /// were created.
+    @discardableResult
+    public func ensurePartitions(from start: Date, months: Int) async throws(EventStoreError) -> Int {
+        do {
+            let rows = try await client.query("SELECT postwire_ensure_partitions(\(start), \(months))", logger: logger)
+            var created = 0
+            for try await count in rows.decode(Int32.self) { created = Int(count) }
+            return created
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
 }

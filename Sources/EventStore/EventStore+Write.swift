@@ -8,85 +8,92 @@ public struct BatchWriteResult: Sendable, Equatable {
     public var stored: Int
     /// Events whose key was already stored (ESP retry, redelivery, replay): counted before.
     public var duplicates: Int
+    /// Alerts this batch raised (rows new in `alerts`).
+    public var alerts: [RaisedAlert]
 
-    public init(stored: Int, duplicates: Int) {
+    public init(stored: Int, duplicates: Int, alerts: [RaisedAlert] = []) {
         self.stored = stored
         self.duplicates = duplicates
+        self.alerts = alerts
     }
 }
 
 extension EventStore {
-    /// Records a batch exactly once (DESIGN.md guarantee 3).
+    /// Records a batch exactly once (DESIGN.md guarantee 3), with everything derived from it, in
+    /// one transaction (docs/ANALYTICS.md):
     ///
-    /// One statement, hence one transaction: the events are inserted with
-    /// `ON CONFLICT DO NOTHING RETURNING`, and only the rows that came back (the new ones) are added
-    /// to the rollups. A redelivered or replayed event inserts nothing and so counts nothing.
-    /// Events are inserted, and rollup rows (pre-aggregated per key) upserted, in key order, so two
-    /// batches committing at once wait for each other rather than deadlock, and no rollup key is
-    /// touched twice in one statement. Columns travel as arrays
-    /// (`unnest`): a 1,000-event batch is one round trip and 30 binds, not 1,000 statements.
-    /// PostgresNIO cannot bind arrays of optionals, so absent values travel as `''` and become
-    /// NULL through `nullif`.
+    /// 1. The event keys are inserted into `event_keys` with `ON CONFLICT DO NOTHING`; only the
+    ///    events whose key was new go on, into `email_events` and into the session's `batch_new`
+    ///    table. A redelivered or replayed event stops here, so it changes no analytic table.
+    /// 2. From `batch_new`, set-based and in key order (so concurrent batches wait for each other
+    ///    rather than deadlock): hourly counts, message timelines and unique opens and clicks,
+    ///    recipient engagement, suppressions (including the soft-bounce rule and re-subscribes),
+    ///    processing statistics, and alerts.
+    ///
+    /// Every statement touches only the rows of this batch's events through indexes, so its cost
+    /// does not grow with the tables. Columns travel as arrays (`unnest`): a 1,000-event batch is
+    /// one round trip for the events, not 1,000 statements. PostgresNIO cannot bind arrays of
+    /// optionals, so absent values travel as `''` and become NULL through `nullif`.
     public func write(_ events: [EmailEvent]) async throws(EventStoreError) -> BatchWriteResult {
         guard !events.isEmpty else { return BatchWriteResult(stored: 0, duplicates: 0) }
-        let c = BatchColumns(events)
-        let query: PostgresQuery = """
-            WITH input AS (
-                SELECT * FROM unnest(
-                    \(c.provider)::text[], \(c.eventKey)::text[], \(c.source)::text[], \(c.eventType)::text[],
-                    \(c.espEvent)::text[], \(c.deliveryId)::text[], \(c.occurredAt)::timestamptz[],
-                    \(c.receivedAt)::timestamptz[], \(c.messageId)::text[], \(c.rfcMessageId)::text[],
-                    \(c.recipient)::text[], \(c.recipientDomain)::text[], \(c.sender)::text[],
-                    \(c.senderDomain)::text[], \(c.bounceClass)::text[], \(c.rejectReason)::text[],
-                    \(c.smtpCode)::text[], \(c.enhancedStatus)::text[], \(c.mtaResponse)::text[],
-                    \(c.description)::text[], \(c.tags)::text[], \(c.metadata)::text[], \(c.campaign)::text[],
-                    \(c.clickURL)::text[], \(c.userAgent)::text[], \(c.ip)::text[], \(c.isFirst)::text[],
-                    \(c.isMachineOpen)::text[], \(c.raw)::text[]
-                ) AS t(provider, event_key, source, event_type, esp_event, delivery_id, occurred_at,
-                       received_at, message_id, rfc_message_id, recipient, recipient_domain, sender,
-                       sender_domain, bounce_class, reject_reason, smtp_code, enhanced_status,
-                       mta_response, description, tags, metadata, campaign, click_url, user_agent, ip,
-                       is_first, is_machine_open, raw)
-            ), inserted AS (
-                INSERT INTO email_events (
-                    provider, event_key, source, event_type, esp_event, delivery_id, occurred_at,
-                    received_at, message_id, rfc_message_id, recipient, recipient_domain, sender,
-                    sender_domain, bounce_class, reject_reason, smtp_code, enhanced_status, mta_response,
-                    description, tags, metadata, campaign, click_url, user_agent, ip, is_first,
-                    is_machine_open, raw)
-                SELECT provider, event_key, source, event_type, esp_event, nullif(delivery_id, ''),
-                       occurred_at, received_at, nullif(message_id, ''), nullif(rfc_message_id, ''),
-                       nullif(recipient, ''), nullif(recipient_domain, ''), nullif(sender, ''),
-                       nullif(sender_domain, ''), nullif(bounce_class, ''), nullif(reject_reason, ''),
-                       nullif(smtp_code, '')::integer, nullif(enhanced_status, ''), nullif(mta_response, ''),
-                       nullif(description, ''), tags::jsonb, metadata::jsonb, nullif(campaign, ''),
-                       nullif(click_url, ''), nullif(user_agent, ''), nullif(ip, ''),
-                       nullif(is_first, '')::boolean, nullif(is_machine_open, '')::boolean, raw::jsonb
-                FROM input
-                ORDER BY provider, event_key
-                ON CONFLICT (provider, event_key) DO NOTHING
-                RETURNING provider, source, event_type, occurred_at, sender_domain, recipient_domain, campaign
-            ), counted AS (
-                INSERT INTO event_counts_hourly AS c
-                    (hour, provider, source, event_type, sender_domain, recipient_domain, campaign, count)
-                SELECT date_trunc('hour', occurred_at, 'UTC'), provider, source, event_type,
-                       coalesce(sender_domain, ''), coalesce(recipient_domain, ''), coalesce(campaign, ''), count(*)
-                FROM inserted
-                GROUP BY 1, 2, 3, 4, 5, 6, 7
-                ORDER BY 1, 2, 3, 4, 5, 6, 7
-                ON CONFLICT (hour, provider, source, event_type, sender_domain, recipient_domain, campaign)
-                DO UPDATE SET count = c.count + EXCLUDED.count
-                RETURNING 1
-            )
-            SELECT count(*)::int8 FROM inserted
-            """
+        let columns = BatchColumns(events)
         do {
-            let rows = try await client.query(query, logger: logger)
-            var stored = 0
-            for try await count in rows.decode(Int64.self) { stored = Int(count) }
-            return BatchWriteResult(stored: stored, duplicates: events.count - stored)
+            return try await transaction { connection in
+                try await connection.query(Self.createBatchTable, logger: logger)
+                try await connection.query(Self.insertNew(columns), logger: logger)
+                var stored = 0
+                for try await count in try await connection.query("SELECT count(*)::int8 FROM batch_new", logger: logger).decode(Int64.self)
+                {
+                    stored = Int(count)
+                }
+                if stored > 0 {
+                    for statement in Self.derive(policy) { try await connection.query(statement, logger: logger) }
+                }
+                try await connection.query(Self.processingStats(received: events.count), logger: logger)
+                var alerts: [RaisedAlert] = []
+                if stored > 0 {
+                    let rows = try await connection.query(Self.alerts(policy), logger: logger)
+                    for try await (kind, domain, rate, threshold, numerator, denominator) in rows.decode(
+                        (String, String, Double, Double, Int64, Int64).self)
+                    {
+                        alerts.append(
+                            RaisedAlert(
+                                kind: kind, senderDomain: domain, rate: rate, threshold: threshold, numerator: numerator,
+                                denominator: denominator))
+                    }
+                }
+                return BatchWriteResult(stored: stored, duplicates: events.count - stored, alerts: alerts)
+            }
         } catch {
             throw EventStoreError.from(error)
+        }
+    }
+
+    /// Counts entries dead-lettered this hour in `processing_stats_hourly`.
+    public func recordDeadLetters(_ count: Int) async throws(EventStoreError) {
+        do {
+            try await client.query(
+                """
+                INSERT INTO processing_stats_hourly AS s (hour, dead_lettered) VALUES (date_trunc('hour', now(), 'UTC'), \(count))
+                ON CONFLICT (hour) DO UPDATE SET dead_lettered = s.dead_lettered + EXCLUDED.dead_lettered
+                """, logger: logger)
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+
+    /// BEGIN … COMMIT on one connection, ROLLBACK on error; errors come out as PostgresNIO threw them.
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                let value = try await body(connection)
+                try await connection.query("COMMIT", logger: logger)
+                return value
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
         }
     }
 }

@@ -10,10 +10,12 @@ import PostgresNIO
 public struct EventStore: Sendable {
     public let client: PostgresClient
     let logger: Logger
+    public let policy: AnalyticsPolicy
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, policy: AnalyticsPolicy = AnalyticsPolicy()) {
         self.client = client
         self.logger = logger
+        self.policy = policy
     }
 
     /// The latest schema version this build knows.

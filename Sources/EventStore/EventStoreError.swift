@@ -37,7 +37,8 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
             // 08 (connection), 53 (resources), 57 (operator intervention, e.g. shutdown) are transient.
             switch state?.prefix(2) {
             case "22", "23": return EventStoreError(.rejected, message, sqlState: state)
-            case "08", "53", "57", "58": return EventStoreError(.unavailable, message, sqlState: state)
+            // 40 (deadlock, serialization failure) is a transaction rolled back: retrying succeeds.
+            case "08", "40", "53", "57", "58": return EventStoreError(.unavailable, message, sqlState: state)
             default: return EventStoreError(.server, message, sqlState: state)
             }
         default:

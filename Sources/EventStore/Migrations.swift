@@ -68,5 +68,6 @@ enum Migrations {
         Step(
             version: 2, name: "index on stored_at",
             statements: ["CREATE INDEX email_events_stored_at ON email_events (stored_at)"]),
+        analytics,
     ]
 }

@@ -26,6 +26,10 @@ struct Migrate: AsyncParsableCommand {
             defer { group.cancelAll() }
             let applied = try await store.migrate()
             let version = try await store.schemaVersion()
+            if let password = secrets.analystPassword {
+                try await store.setAnalystPassword(password)
+                print("set the password of the read-only role postwire_analyst (POSTWIRE_ANALYST_PASSWORD)")
+            }
             print(
                 applied.isEmpty
                     ? "schema is up to date (version \(version))"

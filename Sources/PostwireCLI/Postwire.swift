@@ -4,8 +4,9 @@ import ArgumentParser
 struct Postwire: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postwire",
-        abstract: "Operate a Postwire cluster: migrate the database, watch its status, send test webhooks, replay dead letters, make keys.",
-        subcommands: [Migrate.self, Status.self, SendTest.self, Replay.self, Keygen.self]
+        abstract:
+            "Operate a Postwire cluster: migrate, watch its status, report rates, export suppressions, apply retention, send test webhooks, replay dead letters, make keys.",
+        subcommands: [Migrate.self, Status.self, Stats.self, Suppressions.self, Retention.self, SendTest.self, Replay.self, Keygen.self]
     )
 }
 

@@ -97,8 +97,10 @@ public enum ConfigurationLoader {
                 default: throw ConfigurationError(message: "\(variable) must be true or false, not \(text)")
                 }
             }
-            guard let value = Int(text) else { throw ConfigurationError(message: "\(variable) must be a whole number, not \(text)") }
-            return value
+            if let value = Int(text) { return value }
+            // Rates (`analytics.complaintRateThreshold`) are fractions.
+            if let value = Double(text), value.isFinite { return value }
+            throw ConfigurationError(message: "\(variable) must be a number, not \(text)")
         }
         return text
     }

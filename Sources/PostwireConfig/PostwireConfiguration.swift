@@ -8,6 +8,7 @@ public struct PostwireConfiguration: Codable, Sendable, Equatable {
     public var redis = RedisSettings()
     public var postgres = PostgresSettings()
     public var worker = WorkerSettings()
+    public var analytics = AnalyticsSettings()
     /// One entry per ESP account that may post to the ingress.
     public var sources: [SourceSettings] = [
         SourceSettings(provider: "mailgun", name: "default"),
@@ -110,6 +111,29 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     /// pick a free port (it is logged); -1 turns it off. Two workers on one host need two ports.
     public var metricsHost = "0.0.0.0"
     public var metricsPort = 9102
+
+    public init() {}
+}
+
+/// The analysts' rules (docs/ANALYTICS.md).
+public struct AnalyticsSettings: Codable, Sendable, Equatable {
+    /// Days of raw events (`email_events`) kept; `postwire retention` drops older monthly
+    /// partitions. Rollups, timelines, engagement and suppressions are kept.
+    public var retentionDays = 400
+    /// Where an event's campaign comes from: the first step that yields a value (`esp`,
+    /// `metadata:<key>`, `tag:<prefix>`, `tag`).
+    public var campaignRule = ["esp", "metadata:campaign", "metadata:campaign_id", "tag:campaign:"]
+    /// An address is suppressed after this many soft bounces within `softBounceWindowDays`.
+    public var softBounceLimit = 3
+    public var softBounceWindowDays = 7
+    /// Alert thresholds per sending domain over `alertWindowHours`: complaints / delivered, and
+    /// bounced / (delivered + bounced). Industry practice: stay under 0.1 % complaints (Gmail and
+    /// Yahoo sender rules) and 5 % bounces.
+    public var complaintRateThreshold = 0.001
+    public var bounceRateThreshold = 0.05
+    public var alertWindowHours = 24
+    /// Windows with fewer messages than this raise no alert (the rate would be noise).
+    public var alertMinimumVolume = 500
 
     public init() {}
 }

@@ -11,6 +11,8 @@ public struct Secrets: Sendable, CustomStringConvertible {
 
     public var redisPassword: String? { value("POSTWIRE_REDIS_PASSWORD") }
     public var postgresPassword: String? { value("POSTWIRE_POSTGRES_PASSWORD") }
+    /// The password `postwire migrate` gives the read-only `postwire_analyst` role.
+    public var analystPassword: String? { value("POSTWIRE_ANALYST_PASSWORD") }
 
     /// Every secret configured for a source (several while a key is being rotated).
     public func sourceSecrets(_ source: SourceSettings) -> [String] {

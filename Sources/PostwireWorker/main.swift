@@ -5,5 +5,9 @@ import WorkerApp
 // postwire-worker: a consumer-group member that commits events to PostgreSQL and only then
 // acknowledges them. SIGTERM/SIGINT: finish, commit and acknowledge the batch in hand, then exit.
 let (configuration, secrets, logger) = Bootstrap.start(label: "postwire.worker")
-let (group, _) = Worker.buildServiceGroup(configuration: configuration, secrets: secrets, logger: logger)
-try await group.run()
+do {
+    let (group, _) = try Worker.buildServiceGroup(configuration: configuration, secrets: secrets, logger: logger)
+    try await group.run()
+} catch let error as ConfigurationError {
+    Bootstrap.fail(error)
+}

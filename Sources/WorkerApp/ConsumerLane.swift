@@ -26,6 +26,7 @@ struct ConsumerLane {
     let store: EventStore
     let settings: WorkerSettings
     let policy: RetryPolicy
+    let campaignRule: CampaignRule
     let stream: String
     let deadLetterStream: String
     let consumer: String
@@ -107,6 +108,12 @@ struct ConsumerLane {
     /// logged: housekeeping must never stop the worker.
     private func housekeep() async {
         do {
+            // Next months' partitions exist before their events arrive.
+            try await store.ensurePartitions(from: Date().addingTimeInterval(-31 * 86400), months: 4)
+        } catch {
+            logger.warning("partitions not checked", metadata: ["error": "\(error)"])
+        }
+        do {
             try await Housekeeping(
                 redis: redis, stream: stream, self_: consumer, retentionMilliseconds: settings.consumerRetentionMilliseconds,
                 logger: logger
@@ -124,7 +131,9 @@ struct ConsumerLane {
         events.reserveCapacity(entries.count)
         for entry in entries {
             do {
-                events.append(try StreamEntryCodec.decode(entry.fields))
+                var event = try StreamEntryCodec.decode(entry.fields)
+                event.campaign = campaignRule.campaign(for: event)
+                events.append(event)
                 ids.append(entry.id)
             } catch {
                 try await deadLetter(entry, error: "\(error)")
@@ -136,6 +145,15 @@ struct ConsumerLane {
             stats.committed(
                 batch: entries.count, stored: result.stored, duplicates: result.duplicates, commit: .now - start,
                 receivedAt: events.map(\.receivedAt))
+            for alert in result.alerts {
+                stats.alertRaised(alert.kind)
+                logger.warning(
+                    "sending domain over its \(alert.kind == "complaint_rate" ? "complaint" : "bounce") rate threshold",
+                    metadata: [
+                        "alert": "\(alert.kind)", "sender_domain": "\(alert.senderDomain)", "rate": "\(alert.rate)",
+                        "threshold": "\(alert.threshold)", "numerator": "\(alert.numerator)", "denominator": "\(alert.denominator)",
+                    ])
+            }
             logger.info(
                 "batch committed",
                 metadata: [
@@ -181,5 +199,7 @@ struct ConsumerLane {
         }
         logger.error("entry dead-lettered", metadata: ["id": "\(entry.id)", "error": "\(error)"])
         stats.deadLettered()
+        // For processing_stats; only a statistic, so a failure here changes nothing else.
+        try? await store.recordDeadLetters(1)
     }
 }

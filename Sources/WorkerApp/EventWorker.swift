@@ -1,3 +1,4 @@
+import EmailEvents
 import EventStore
 import Foundation
 import Logging
@@ -16,6 +17,7 @@ public struct EventWorker: Service {
     let redisConfiguration: RedisConfiguration
     let store: EventStore
     let settings: WorkerSettings
+    let campaignRule: CampaignRule
     let layout: StreamLayout
     let deadLetterStream: String
     public let consumer: String
@@ -23,12 +25,14 @@ public struct EventWorker: Service {
     let logger: Logger
 
     public init(
-        redis: RedisConfiguration, store: EventStore, settings: WorkerSettings, layout: StreamLayout, deadLetterStream: String,
-        logger: Logger
+        redis: RedisConfiguration, store: EventStore, settings: WorkerSettings,
+        campaignRule: CampaignRule = .standard, layout: StreamLayout,
+        deadLetterStream: String, logger: Logger
     ) {
         self.redisConfiguration = redis
         self.store = store
         self.settings = settings
+        self.campaignRule = campaignRule
         self.layout = layout
         self.deadLetterStream = deadLetterStream
         self.consumer = settings.consumer.isEmpty ? Self.defaultConsumerName() : settings.consumer
@@ -56,7 +60,7 @@ public struct EventWorker: Service {
                     var laneLogger = logger
                     laneLogger[metadataKey: "consumer"] = "\(consumerName(lane: lane))"
                     let consumerLane = ConsumerLane(
-                        redis: clients[lane], store: store, settings: settings, policy: RetryPolicy(settings),
+                        redis: clients[lane], store: store, settings: settings, policy: RetryPolicy(settings), campaignRule: campaignRule,
                         stream: layout.stream(shard: shard), deadLetterStream: deadLetterStream,
                         consumer: consumerName(lane: lane), housekeeps: lane < layout.shards, stats: stats, logger: laneLogger)
                     group.addTask { await consumerLane.run() }

@@ -1,3 +1,4 @@
+import EmailEvents
 import EventStore
 import Logging
 import PostgresNIO
@@ -12,15 +13,22 @@ public enum Worker {
         configuration: PostwireConfiguration,
         secrets: Secrets,
         logger: Logger
-    ) -> (ServiceGroup, EventWorker) {
+    ) throws(ConfigurationError) -> (ServiceGroup, EventWorker) {
+        let campaignRule: CampaignRule
+        do {
+            campaignRule = try CampaignRule(configuration.analytics.campaignRule)
+        } catch {
+            throw ConfigurationError(message: "analytics.campaignRule: \(error)")
+        }
         let postgres = PostgresClient(
             configuration: configuration.postgres.clientConfiguration(password: secrets.postgresPassword),
             backgroundLogger: logger
         )
         let worker = EventWorker(
             redis: configuration.redis.clientConfiguration(password: secrets.redisPassword),
-            store: EventStore(client: postgres, logger: logger),
+            store: EventStore(client: postgres, logger: logger, policy: configuration.analytics.policy),
             settings: configuration.worker,
+            campaignRule: campaignRule,
             layout: configuration.redis.layout,
             deadLetterStream: configuration.redis.deadLetterStream,
             logger: logger
@@ -44,5 +52,15 @@ public enum Worker {
             )
         )
         return (group, worker)
+    }
+}
+
+extension AnalyticsSettings {
+    /// The rules the batch write applies.
+    public var policy: AnalyticsPolicy {
+        AnalyticsPolicy(
+            softBounceLimit: softBounceLimit, softBounceWindowDays: softBounceWindowDays,
+            complaintRateThreshold: complaintRateThreshold, bounceRateThreshold: bounceRateThreshold,
+            alertWindowHours: alertWindowHours, alertMinimumVolume: alertMinimumVolume)
     }
 }

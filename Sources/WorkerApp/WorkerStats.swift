@@ -39,6 +39,9 @@ public final class WorkerStats: Sendable {
         _ = Recorder(label: "postwire_worker_batch_size", factory: metrics.factory)
         _ = Timer(label: "postwire_worker_commit_duration_seconds", factory: metrics.factory)
         _ = Timer(label: "postwire_worker_receive_to_commit_seconds", factory: metrics.factory)
+        for kind in ["complaint_rate", "bounce_rate"] {
+            _ = Counter(label: "postwire_worker_alerts_total", dimensions: [("kind", kind)], factory: metrics.factory)
+        }
     }
 
     static let counters = [
@@ -83,6 +86,10 @@ public final class WorkerStats: Sendable {
     func reclaimed(_ count: Int) {
         box.withLockedValue { $0.reclaimed += count }
         counter("postwire_worker_reclaimed_total").increment(by: count)
+    }
+
+    func alertRaised(_ kind: String) {
+        Counter(label: "postwire_worker_alerts_total", dimensions: [("kind", kind)], factory: metrics.factory).increment()
     }
 
     func batchFailed() {

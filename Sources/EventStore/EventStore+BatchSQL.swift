@@ -1,0 +1,345 @@
+import PostgresNIO
+
+/// The statements of the batch transaction (see ``EventStore/write(_:)``), in the order they run.
+/// All but the first read the events new in this batch from `batch_new`, a temporary table of the
+/// session that empties at every commit.
+extension EventStore {
+    static let createBatchTable: PostgresQuery = """
+        CREATE TEMP TABLE IF NOT EXISTS batch_new (
+            provider text, event_key text, source text, event_type text, occurred_at timestamptz,
+            received_at timestamptz, message_id text, recipient text, recipient_domain text, sender_domain text,
+            campaign text, bounce_class text, is_machine_open boolean, detail text
+        ) ON COMMIT DELETE ROWS
+        """
+
+    /// Event keys first: only events whose key is new are stored, and remembered in `batch_new`
+    /// (recipients in lower case).
+    static func insertNew(_ c: BatchColumns) -> PostgresQuery {
+        """
+        WITH input AS (
+            SELECT DISTINCT ON (provider, event_key) * FROM unnest(
+                \(c.provider)::text[], \(c.eventKey)::text[], \(c.source)::text[], \(c.eventType)::text[],
+                \(c.espEvent)::text[], \(c.deliveryId)::text[], \(c.occurredAt)::timestamptz[],
+                \(c.receivedAt)::timestamptz[], \(c.messageId)::text[], \(c.rfcMessageId)::text[],
+                \(c.recipient)::text[], \(c.recipientDomain)::text[], \(c.sender)::text[],
+                \(c.senderDomain)::text[], \(c.bounceClass)::text[], \(c.rejectReason)::text[],
+                \(c.smtpCode)::text[], \(c.enhancedStatus)::text[], \(c.mtaResponse)::text[],
+                \(c.description)::text[], \(c.tags)::text[], \(c.metadata)::text[], \(c.campaign)::text[],
+                \(c.clickURL)::text[], \(c.userAgent)::text[], \(c.ip)::text[], \(c.isFirst)::text[],
+                \(c.isMachineOpen)::text[], \(c.raw)::text[]
+            ) AS t(provider, event_key, source, event_type, esp_event, delivery_id, occurred_at,
+                   received_at, message_id, rfc_message_id, recipient, recipient_domain, sender,
+                   sender_domain, bounce_class, reject_reason, smtp_code, enhanced_status,
+                   mta_response, description, tags, metadata, campaign, click_url, user_agent, ip,
+                   is_first, is_machine_open, raw)
+            ORDER BY provider, event_key
+        ), keys AS (
+            INSERT INTO event_keys (provider, event_key, occurred_at)
+            SELECT provider, event_key, occurred_at FROM input ORDER BY provider, event_key
+            ON CONFLICT DO NOTHING
+            RETURNING provider, event_key
+        ), inserted AS (
+            INSERT INTO email_events (
+                provider, event_key, source, event_type, esp_event, delivery_id, occurred_at,
+                received_at, message_id, rfc_message_id, recipient, recipient_domain, sender,
+                sender_domain, bounce_class, reject_reason, smtp_code, enhanced_status, mta_response,
+                description, tags, metadata, campaign, click_url, user_agent, ip, is_first,
+                is_machine_open, raw)
+            SELECT provider, event_key, source, event_type, esp_event, nullif(delivery_id, ''),
+                   occurred_at, received_at, nullif(message_id, ''), nullif(rfc_message_id, ''),
+                   nullif(recipient, ''), nullif(recipient_domain, ''), nullif(sender, ''),
+                   nullif(sender_domain, ''), nullif(bounce_class, ''), nullif(reject_reason, ''),
+                   nullif(smtp_code, '')::integer, nullif(enhanced_status, ''), nullif(mta_response, ''),
+                   nullif(description, ''), tags::jsonb, metadata::jsonb, nullif(campaign, ''),
+                   nullif(click_url, ''), nullif(user_agent, ''), nullif(ip, ''),
+                   nullif(is_first, '')::boolean, nullif(is_machine_open, '')::boolean, raw::jsonb
+            FROM input JOIN keys USING (provider, event_key)
+            RETURNING provider, event_key, source, event_type, occurred_at, received_at, message_id,
+                      lower(recipient), recipient_domain, sender_domain, campaign, bounce_class, is_machine_open,
+                      coalesce(description, mta_response)
+        )
+        INSERT INTO batch_new SELECT * FROM inserted
+        """
+    }
+
+    /// Everything derived from the new events, in order.
+    static func derive(_ policy: AnalyticsPolicy) -> [PostgresQuery] {
+        [hourlyCounts, createMessageRows, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes]
+    }
+
+    static let hourlyCounts: PostgresQuery = """
+        INSERT INTO event_counts_hourly AS c
+            (hour, provider, source, event_type, sender_domain, recipient_domain, campaign, count)
+        SELECT date_trunc('hour', occurred_at, 'UTC'), provider, source, event_type,
+               coalesce(sender_domain, ''), coalesce(recipient_domain, ''), coalesce(campaign, ''), count(*)
+        FROM batch_new
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ORDER BY 1, 2, 3, 4, 5, 6, 7
+        ON CONFLICT (hour, provider, source, event_type, sender_domain, recipient_domain, campaign)
+        DO UPDATE SET count = c.count + EXCLUDED.count
+        """
+
+    /// A message's row takes its dimensions from its earliest event in the batch that creates it.
+    static let createMessageRows: PostgresQuery = """
+        INSERT INTO message_status (provider, message_id, recipient, source, sender_domain, recipient_domain, campaign)
+        SELECT DISTINCT ON (provider, message_id, recipient)
+               provider, message_id, recipient, source, coalesce(sender_domain, ''), coalesce(recipient_domain, ''),
+               coalesce(campaign, '')
+        FROM batch_new WHERE message_id IS NOT NULL AND recipient IS NOT NULL
+        ORDER BY provider, message_id, recipient, occurred_at
+        ON CONFLICT DO NOTHING
+        """
+
+    /// Locks the batch's message rows in key order: the next statement reads their first open and
+    /// click to count unique ones, and no other batch may change them in between.
+    static let lockMessageRows: PostgresQuery = """
+        SELECT 1 FROM message_status m
+        WHERE (m.provider, m.message_id, m.recipient) IN
+              (SELECT provider, message_id, recipient FROM batch_new WHERE message_id IS NOT NULL AND recipient IS NOT NULL)
+        ORDER BY m.provider, m.message_id, m.recipient
+        FOR UPDATE
+        """
+
+    /// Timelines, and unique opens and clicks: a message's first open (click) counts once, in the
+    /// hour it happened; an earlier one arriving later moves the count to its hour.
+    static let updateMessages: PostgresQuery = """
+        WITH agg AS (
+            SELECT provider, message_id, recipient,
+                   min(occurred_at) FILTER (WHERE event_type = 'queued') AS queued,
+                   min(occurred_at) FILTER (WHERE event_type = 'sent') AS sent,
+                   min(occurred_at) FILTER (WHERE event_type = 'delivered') AS delivered,
+                   min(occurred_at) FILTER (WHERE event_type = 'deferred') AS deferred,
+                   count(*) FILTER (WHERE event_type = 'deferred') AS deferrals,
+                   min(occurred_at) FILTER (WHERE event_type = 'bounced') AS bounced,
+                   (array_agg(bounce_class ORDER BY occurred_at) FILTER (WHERE event_type = 'bounced'))[1] AS bounce_class,
+                   min(occurred_at) FILTER (WHERE event_type = 'rejected') AS rejected,
+                   min(occurred_at) FILTER (WHERE event_type = 'failed') AS failed,
+                   min(occurred_at) FILTER (WHERE event_type = 'opened') AS opened,
+                   count(*) FILTER (WHERE event_type = 'opened') AS opens,
+                   min(occurred_at) FILTER (WHERE event_type = 'clicked') AS clicked,
+                   count(*) FILTER (WHERE event_type = 'clicked') AS clicks,
+                   min(occurred_at) FILTER (WHERE event_type = 'complained') AS complained,
+                   min(occurred_at) FILTER (WHERE event_type = 'unsubscribed') AS unsubscribed,
+                   (array_agg(event_type ORDER BY occurred_at DESC, event_key DESC) FILTER (WHERE event_type <> 'unknown'))[1]
+                       AS latest_state,
+                   max(occurred_at) FILTER (WHERE event_type <> 'unknown') AS latest_at,
+                   count(*) AS events
+            FROM batch_new WHERE message_id IS NOT NULL AND recipient IS NOT NULL
+            GROUP BY provider, message_id, recipient
+        ), old AS (
+            SELECT m.* FROM message_status m JOIN agg a USING (provider, message_id, recipient)
+        ), deltas AS (
+            SELECT date_trunc('hour', a.opened, 'UTC') AS hour, o.provider, o.source, 'open' AS kind,
+                   o.sender_domain, o.recipient_domain, o.campaign, 1 AS delta
+            FROM agg a JOIN old o USING (provider, message_id, recipient)
+            WHERE a.opened IS NOT NULL AND (o.first_opened_at IS NULL OR a.opened < o.first_opened_at)
+            UNION ALL
+            SELECT date_trunc('hour', o.first_opened_at, 'UTC'), o.provider, o.source, 'open',
+                   o.sender_domain, o.recipient_domain, o.campaign, -1
+            FROM agg a JOIN old o USING (provider, message_id, recipient) WHERE a.opened < o.first_opened_at
+            UNION ALL
+            SELECT date_trunc('hour', a.clicked, 'UTC'), o.provider, o.source, 'click',
+                   o.sender_domain, o.recipient_domain, o.campaign, 1
+            FROM agg a JOIN old o USING (provider, message_id, recipient)
+            WHERE a.clicked IS NOT NULL AND (o.first_clicked_at IS NULL OR a.clicked < o.first_clicked_at)
+            UNION ALL
+            SELECT date_trunc('hour', o.first_clicked_at, 'UTC'), o.provider, o.source, 'click',
+                   o.sender_domain, o.recipient_domain, o.campaign, -1
+            FROM agg a JOIN old o USING (provider, message_id, recipient) WHERE a.clicked < o.first_clicked_at
+        ), uniques AS (
+            INSERT INTO unique_counts_hourly AS u
+                (hour, provider, source, kind, sender_domain, recipient_domain, campaign, count)
+            SELECT hour, provider, source, kind, sender_domain, recipient_domain, campaign, sum(delta)
+            FROM deltas
+            GROUP BY 1, 2, 3, 4, 5, 6, 7
+            HAVING sum(delta) <> 0
+            ORDER BY 1, 2, 3, 4, 5, 6, 7
+            ON CONFLICT (hour, provider, source, kind, sender_domain, recipient_domain, campaign)
+            DO UPDATE SET count = u.count + EXCLUDED.count
+            RETURNING 1
+        )
+        UPDATE message_status m SET
+            queued_at = least(m.queued_at, a.queued),
+            sent_at = least(m.sent_at, a.sent),
+            delivered_at = least(m.delivered_at, a.delivered),
+            first_deferred_at = least(m.first_deferred_at, a.deferred),
+            deferrals = m.deferrals + a.deferrals,
+            bounced_at = least(m.bounced_at, a.bounced),
+            bounce_class = CASE WHEN a.bounced IS NOT NULL AND (m.bounced_at IS NULL OR a.bounced < m.bounced_at)
+                                THEN a.bounce_class ELSE m.bounce_class END,
+            rejected_at = least(m.rejected_at, a.rejected),
+            failed_at = least(m.failed_at, a.failed),
+            first_opened_at = least(m.first_opened_at, a.opened),
+            opens = m.opens + a.opens,
+            first_clicked_at = least(m.first_clicked_at, a.clicked),
+            clicks = m.clicks + a.clicks,
+            complained_at = least(m.complained_at, a.complained),
+            unsubscribed_at = least(m.unsubscribed_at, a.unsubscribed),
+            latest_state = CASE WHEN a.latest_at IS NOT NULL AND (m.latest_at IS NULL OR a.latest_at >= m.latest_at)
+                                THEN a.latest_state ELSE m.latest_state END,
+            latest_at = greatest(m.latest_at, a.latest_at),
+            events = m.events + a.events
+        FROM agg a
+        WHERE m.provider = a.provider AND m.message_id = a.message_id AND m.recipient = a.recipient
+        """
+
+    static let engagement: PostgresQuery = """
+        INSERT INTO recipient_engagement AS r
+            (address, domain, events, delivered, opens, machine_opens, clicks, first_seen, last_seen, last_opened_at, last_clicked_at)
+        SELECT recipient, coalesce(max(recipient_domain), ''), count(*),
+               count(*) FILTER (WHERE event_type = 'delivered'),
+               count(*) FILTER (WHERE event_type = 'opened'),
+               count(*) FILTER (WHERE event_type = 'opened' AND is_machine_open),
+               count(*) FILTER (WHERE event_type = 'clicked'),
+               min(occurred_at), max(occurred_at),
+               max(occurred_at) FILTER (WHERE event_type = 'opened'),
+               max(occurred_at) FILTER (WHERE event_type = 'clicked')
+        FROM batch_new WHERE recipient IS NOT NULL
+        GROUP BY recipient
+        ORDER BY recipient
+        ON CONFLICT (address) DO UPDATE SET
+            events = r.events + EXCLUDED.events,
+            delivered = r.delivered + EXCLUDED.delivered,
+            opens = r.opens + EXCLUDED.opens,
+            machine_opens = r.machine_opens + EXCLUDED.machine_opens,
+            clicks = r.clicks + EXCLUDED.clicks,
+            first_seen = least(r.first_seen, EXCLUDED.first_seen),
+            last_seen = greatest(r.last_seen, EXCLUDED.last_seen),
+            last_opened_at = greatest(r.last_opened_at, EXCLUDED.last_opened_at),
+            last_clicked_at = greatest(r.last_clicked_at, EXCLUDED.last_clicked_at)
+        """
+
+    /// Complaints, hard bounces and unsubscribes suppress at once; `softBounceLimit` soft bounces
+    /// within `softBounceWindowDays` suppress from the bounce that completes the first such window.
+    /// A stronger reason replaces a weaker one (complaint > hard bounce > soft bounces >
+    /// unsubscribe); of equal ones the first time counts, except that the latest unsubscribe does
+    /// (an earlier one may have been lifted). A lifted row is suppressed again by anything later.
+    static func suppress(_ policy: AnalyticsPolicy) -> PostgresQuery {
+        let detail = "\(policy.softBounceLimit) soft bounces within \(policy.softBounceWindowDays) days"
+        return """
+            WITH immediate AS (
+                SELECT recipient AS address,
+                       CASE WHEN event_type = 'complained' THEN 'complaint'
+                            WHEN event_type = 'bounced' THEN 'hard_bounce' ELSE 'unsubscribe' END AS reason,
+                       occurred_at, provider, source, event_key, detail
+                FROM batch_new
+                WHERE recipient IS NOT NULL
+                  AND (event_type IN ('complained', 'unsubscribed') OR (event_type = 'bounced' AND bounce_class = 'hard'))
+            ), soft_addresses AS (
+                SELECT DISTINCT recipient AS address FROM batch_new
+                WHERE event_type = 'bounced' AND bounce_class = 'soft' AND recipient IS NOT NULL
+            ), soft AS (
+                SELECT lower(e.recipient) AS address, e.occurred_at, e.provider, e.source, e.event_key,
+                       row_number() OVER (PARTITION BY lower(e.recipient) ORDER BY e.occurred_at, e.provider, e.event_key) AS n
+                FROM email_events e JOIN soft_addresses a ON lower(e.recipient) = a.address
+                WHERE e.event_type = 'bounced' AND e.bounce_class = 'soft'
+            ), soft_rule AS (
+                SELECT DISTINCT ON (last.address)
+                       last.address, 'soft_bounces' AS reason, last.occurred_at, last.provider, last.source, last.event_key,
+                       \(detail)::text AS detail
+                FROM soft first JOIN soft last ON last.address = first.address AND last.n = first.n + \(policy.softBounceLimit - 1)
+                WHERE last.occurred_at <= first.occurred_at + make_interval(days => \(policy.softBounceWindowDays)::int)
+                ORDER BY last.address, last.occurred_at
+            ), candidates AS (
+                SELECT DISTINCT ON (address) * FROM (SELECT * FROM immediate UNION ALL SELECT * FROM soft_rule) c
+                ORDER BY address, postwire_suppression_rank(reason) DESC,
+                         CASE WHEN reason = 'unsubscribe' THEN -extract(epoch FROM occurred_at) ELSE extract(epoch FROM occurred_at) END
+            )
+            INSERT INTO suppressions AS s (address, reason, suppressed_at, provider, source, event_key, detail)
+            SELECT address, reason, occurred_at, provider, source, event_key, detail FROM candidates ORDER BY address
+            ON CONFLICT (address) DO UPDATE SET
+                reason = EXCLUDED.reason, suppressed_at = EXCLUDED.suppressed_at, provider = EXCLUDED.provider,
+                source = EXCLUDED.source, event_key = EXCLUDED.event_key, detail = EXCLUDED.detail,
+                lifted_at = NULL, lifted_by = NULL, updated_at = now()
+            WHERE (s.lifted_at IS NOT NULL AND EXCLUDED.suppressed_at > s.lifted_at)
+               OR postwire_suppression_rank(EXCLUDED.reason) > postwire_suppression_rank(s.reason)
+               OR (EXCLUDED.reason = s.reason
+                   AND ((s.reason = 'unsubscribe' AND EXCLUDED.suppressed_at > s.suppressed_at)
+                        OR (s.reason <> 'unsubscribe' AND EXCLUDED.suppressed_at < s.suppressed_at)))
+            """
+    }
+
+    /// A re-subscribe later than an unsubscribe lifts it, from the first such re-subscribe, in
+    /// whichever order the two arrive (stored events are consulted, not only this batch's).
+    static let liftUnsubscribes: PostgresQuery = """
+        WITH touched AS (
+            SELECT DISTINCT recipient AS address FROM batch_new
+            WHERE recipient IS NOT NULL AND event_type IN ('subscribed', 'unsubscribed')
+        ), lifts AS (
+            SELECT DISTINCT ON (s.address) s.address, e.occurred_at, e.event_key
+            FROM suppressions s
+            JOIN touched t ON t.address = s.address
+            JOIN email_events e ON lower(e.recipient) = s.address AND e.event_type = 'subscribed' AND e.occurred_at > s.suppressed_at
+            WHERE s.reason = 'unsubscribe'
+            ORDER BY s.address, e.occurred_at
+        )
+        UPDATE suppressions s SET lifted_at = l.occurred_at, lifted_by = l.event_key, updated_at = now()
+        FROM lifts l
+        WHERE s.address = l.address AND s.lifted_at IS DISTINCT FROM l.occurred_at
+        """
+
+    /// Bounds (ms) of the receive-to-commit histogram; larger delays count in the last bucket.
+    static let delayBounds: [Int64] = [
+        50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000, 86_400_000,
+    ]
+
+    /// Runs for every batch, duplicates only included: the pipeline's own work this hour.
+    static func processingStats(received: Int) -> PostgresQuery {
+        """
+        WITH delays AS (
+            SELECT coalesce((SELECT min(b) FROM unnest(\(delayBounds)::int8[]) b
+                             WHERE b >= extract(epoch FROM now() - received_at) * 1000), 9223372036854775807) AS le_ms
+            FROM batch_new
+        ), histogram AS (
+            INSERT INTO processing_delay_hourly AS h (hour, le_ms, count)
+            SELECT date_trunc('hour', now(), 'UTC'), le_ms, count(*) FROM delays GROUP BY le_ms ORDER BY le_ms
+            ON CONFLICT (hour, le_ms) DO UPDATE SET count = h.count + EXCLUDED.count
+            RETURNING 1
+        )
+        INSERT INTO processing_stats_hourly AS s (hour, received, stored, duplicates)
+        SELECT date_trunc('hour', now(), 'UTC'), \(received), count(*), \(received) - count(*) FROM batch_new
+        ON CONFLICT (hour) DO UPDATE SET
+            received = s.received + EXCLUDED.received, stored = s.stored + EXCLUDED.stored,
+            duplicates = s.duplicates + EXCLUDED.duplicates
+        """
+    }
+
+    /// A sending domain's complaint rate (complained / delivered) or bounce rate (bounced / sent)
+    /// over the `alertWindowHours` ending with the hour of its newest event in the batch, once
+    /// above the threshold with at least `alertMinimumVolume` messages, raises an alert, unless one
+    /// of the same kind for the domain already covers part of that window.
+    static func alerts(_ policy: AnalyticsPolicy) -> PostgresQuery {
+        """
+        WITH domains AS (
+            SELECT sender_domain, date_trunc('hour', max(occurred_at), 'UTC') + interval '1 hour' AS window_end
+            FROM batch_new WHERE coalesce(sender_domain, '') <> ''
+            GROUP BY sender_domain
+        ), totals AS (
+            SELECT d.sender_domain, d.window_end - make_interval(hours => \(policy.alertWindowHours)::int) AS window_start, d.window_end,
+                   coalesce(sum(c.count) FILTER (WHERE c.event_type = 'delivered'), 0)::int8 AS delivered,
+                   coalesce(sum(c.count) FILTER (WHERE c.event_type = 'bounced'), 0)::int8 AS bounced,
+                   coalesce(sum(c.count) FILTER (WHERE c.event_type = 'complained'), 0)::int8 AS complained
+            FROM domains d
+            JOIN event_counts_hourly c ON c.sender_domain = d.sender_domain
+                 AND c.hour >= d.window_end - make_interval(hours => \(policy.alertWindowHours)::int) AND c.hour < d.window_end
+            GROUP BY 1, 2, 3
+        ), rates AS (
+            SELECT sender_domain, window_start, window_end, 'complaint_rate' AS kind, complained AS numerator,
+                   delivered AS denominator, \(policy.complaintRateThreshold)::float8 AS threshold
+            FROM totals WHERE delivered >= \(policy.alertMinimumVolume)
+            UNION ALL
+            SELECT sender_domain, window_start, window_end, 'bounce_rate', bounced, delivered + bounced,
+                   \(policy.bounceRateThreshold)::float8
+            FROM totals WHERE delivered + bounced >= \(policy.alertMinimumVolume)
+        )
+        INSERT INTO alerts (kind, sender_domain, window_start, window_end, numerator, denominator, rate, threshold)
+        SELECT kind, sender_domain, window_start, window_end, numerator, denominator, numerator::float8 / denominator, threshold
+        FROM rates r
+        WHERE numerator::float8 / denominator > threshold
+          AND NOT EXISTS (
+              SELECT 1 FROM alerts a WHERE a.sender_domain = r.sender_domain AND a.kind = r.kind AND a.window_end > r.window_start)
+        ORDER BY sender_domain, kind
+        RETURNING kind, sender_domain, rate, threshold, numerator, denominator
+        """
+    }
+}

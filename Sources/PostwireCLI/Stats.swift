@@ -1,0 +1,145 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import WorkerApp
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Counts and rates over a period, grouped by provider, domain, campaign or day.",
+        discussion: """
+            Reads the daily_counts view (docs/ANALYTICS.md). Rates: delivery = delivered / sent, \\
+            bounce = bounced / sent, complaint = complained / delivered, unique open (click) = unique \\
+            opens (clicks) / delivered; "sent" = delivered + bounced. Days are UTC.
+            Examples:
+              postwire stats --since 7d --by provider
+              postwire stats --since 2026-11-01 --until 2026-12-01 --by sender_domain,campaign --format csv
+            """
+    )
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(help: "Start: a date (2026-11-01) or an age (7d, 24h). Default 7d.")
+    var since = "7d"
+
+    @Option(help: "End (exclusive): a date or an age. Default: tomorrow, so today is included.")
+    var until: String?
+
+    @Option(help: "Comma-separated: \(EventStore.statsDimensions.joined(separator: ", ")). Default: provider.")
+    var by = "provider"
+
+    @Option(help: "table, csv or json.")
+    var format = "table"
+
+    func validate() throws {
+        guard ["table", "csv", "json"].contains(format) else { throw ValidationError("--format must be table, csv or json") }
+        for dimension in dimensions where !EventStore.statsDimensions.contains(dimension) {
+            throw ValidationError("--by: unknown dimension \(dimension); use \(EventStore.statsDimensions.joined(separator: ", "))")
+        }
+    }
+
+    var dimensions: [String] { by.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+
+    func run() async throws {
+        let now = Date()
+        guard let start = Self.parse(since, now: now) else { throw ValidationError("--since: not a date or age: \(since)") }
+        let end: Date
+        if let until {
+            guard let parsed = Self.parse(until, now: now) else { throw ValidationError("--until: not a date or age: \(until)") }
+            end = parsed
+        } else {
+            end = now.addingTimeInterval(86400)
+        }
+        let dimensions = dimensions
+        let rows = try await withStore(label: "postwire.stats", configFile: options.config) { store, _, _ in
+            try await store.stats(since: start, until: end, by: dimensions)
+        }
+        print(StatsFormatter.render(rows, dimensions: dimensions, format: format), terminator: "")
+    }
+
+    /// `2026-11-01` (UTC), or `7d` / `24h` before now.
+    static func parse(_ text: String, now: Date) -> Date? {
+        if let amount = Double(text.dropLast()), amount >= 0 {
+            switch text.last {
+            case "d": return now.addingTimeInterval(-amount * 86400)
+            case "h": return now.addingTimeInterval(-amount * 3600)
+            default: break
+            }
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        return formatter.date(from: text)
+    }
+}
+
+enum StatsFormatter {
+    static let columns = [
+        "sent", "delivered", "bounced", "complained", "unsubscribed", "opens", "unique_opens", "clicks", "unique_clicks",
+        "delivery_rate", "bounce_rate", "complaint_rate", "unique_open_rate", "unique_click_rate",
+    ]
+
+    static func values(_ row: StatsRow) -> [String: Any] {
+        [
+            "sent": row.sent, "delivered": row.delivered, "bounced": row.bounced, "complained": row.complained,
+            "unsubscribed": row.unsubscribed, "opens": row.opens, "unique_opens": row.uniqueOpens, "clicks": row.clicks,
+            "unique_clicks": row.uniqueClicks, "delivery_rate": row.deliveryRate as Any, "bounce_rate": row.bounceRate as Any,
+            "complaint_rate": row.complaintRate as Any, "unique_open_rate": row.uniqueOpenRate as Any,
+            "unique_click_rate": row.uniqueClickRate as Any,
+        ]
+    }
+
+    static func render(_ rows: [StatsRow], dimensions: [String], format: String) -> String {
+        switch format {
+        case "json":
+            let objects: [[String: Any]] = rows.map { row in
+                var object = values(row).mapValues { value -> Any in (value as? Double?).flatMap { $0 } ?? value }
+                for (name, value) in zip(dimensions, row.group) { object[name] = value }
+                for key in object.keys where (object[key] as? Double?) == .some(nil) { object[key] = NSNull() }
+                return object
+            }
+            let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])) ?? Data("[]".utf8)
+            return String(decoding: data, as: UTF8.self) + "\n"
+        case "csv":
+            var out = (dimensions + columns).joined(separator: ",") + "\r\n"
+            for row in rows {
+                let fields = row.group.map(CSVSink.quoted) + columns.map { cell(values(row)[$0], precise: true) }
+                out += fields.joined(separator: ",") + "\r\n"
+            }
+            return out
+        default:
+            let header =
+                dimensions + ["sent", "delivered", "bounced", "complaints", "unsub", "u.opens", "u.clicks"]
+                + ["deliv %", "bounce %", "compl %", "open %", "click %"]
+            let body = rows.map { row in
+                row.group.map { $0.isEmpty ? "(none)" : $0 }
+                    + [row.sent, row.delivered, row.bounced, row.complained, row.unsubscribed, row.uniqueOpens, row.uniqueClicks].map {
+                        String($0)
+                    }
+                    + [row.deliveryRate, row.bounceRate, row.complaintRate, row.uniqueOpenRate, row.uniqueClickRate].map(percent)
+            }
+            return table(header, body, numericFrom: dimensions.count) + (rows.isEmpty ? "(no events in this period)\n" : "")
+        }
+    }
+
+    static func cell(_ value: Any?, precise: Bool) -> String {
+        switch value {
+        case let number as Int64: String(number)
+        case let rate as Double: String(rate)
+        default: ""
+        }
+    }
+
+    static func percent(_ rate: Double?) -> String {
+        rate.map { String(format: "%.2f", $0 * 100) } ?? "-"
+    }
+
+    static func table(_ header: [String], _ rows: [[String]], numericFrom: Int) -> String {
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { column, cell in
+                let pad = String(repeating: " ", count: widths[column] - cell.count)
+                return column < numericFrom ? cell + pad : pad + cell
+            }.joined(separator: "  ") + "\n"
+        }
+        return line(header) + rows.map(line).joined()
+    }
+}
