@@ -149,6 +149,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "BatchWrite",
+            dependencies: [
+                "EmailEvents", "EventStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/BatchWrite",
+            swiftSettings: swiftSettings
+        ),
+
         // Unit tests: no servers.
         .testTarget(name: "EmailEventsTests", dependencies: ["EmailEvents"], swiftSettings: swiftSettings),
         .testTarget(

@@ -88,7 +88,7 @@ extension EventStore {
     @discardableResult
     public func ensurePartitions(from start: Date, months: Int) async throws(EventStoreError) -> Int {
         do {
-            let rows = try await client.query("SELECT postwire_ensure_partitions(\(start), \(months))", logger: logger)
+            let rows = try await client.query("SELECT postwire_ensure_partitions(\(start), \(months)::int)", logger: logger)
             var created = 0
             for try await count in rows.decode(Int32.self) { created = Int(count) }
             return created

@@ -39,19 +39,21 @@ extension EventStore {
         let columns = BatchColumns(events)
         do {
             return try await transaction { connection in
-                try await connection.query(Self.createBatchTable, logger: logger)
-                try await connection.query(Self.insertNew(columns), logger: logger)
+                try await run(Self.createBatchTable, on: connection)
+                try await run(Self.insertNew(columns), on: connection)
                 var stored = 0
+                try Self.ensureOpen(connection)
                 for try await count in try await connection.query("SELECT count(*)::int8 FROM batch_new", logger: logger).decode(Int64.self)
                 {
                     stored = Int(count)
                 }
                 if stored > 0 {
-                    for statement in Self.derive(policy) { try await connection.query(statement, logger: logger) }
+                    for statement in Self.derive(policy) { try await run(statement, on: connection) }
                 }
-                try await connection.query(Self.processingStats(received: events.count), logger: logger)
+                try await run(Self.processingStats(received: events.count), on: connection)
                 var alerts: [RaisedAlert] = []
                 if stored > 0 {
+                    try Self.ensureOpen(connection)
                     let rows = try await connection.query(Self.alerts(policy), logger: logger)
                     for try await (kind, domain, rate, threshold, numerator, denominator) in rows.decode(
                         (String, String, Double, Double, Int64, Int64).self)
@@ -82,16 +84,31 @@ extension EventStore {
         }
     }
 
-    /// BEGIN … COMMIT on one connection, ROLLBACK on error; errors come out as PostgresNIO threw them.
+    /// Runs a statement and reads its rows to the end: a connection does not take its next query
+    /// while rows of the last one wait to be read (and waits forever once they fill its buffer).
+    func run(_ query: PostgresQuery, on connection: PostgresConnection) async throws {
+        try Self.ensureOpen(connection)
+        for try await _ in try await connection.query(query, logger: logger) {}
+    }
+
+    /// PostgresNIO 1.33 never answers a query written to a connection the server has already
+    /// closed (the write is sent with no promise), so a statement of a transaction must not be
+    /// started on one: PostgreSQL stopping mid-batch would leave the worker waiting forever.
+    static func ensureOpen(_ connection: PostgresConnection) throws {
+        if connection.isClosed { throw EventStoreError(.unavailable, "the connection to PostgreSQL closed") }
+    }
+
+    /// BEGIN … COMMIT on one connection, ROLLBACK on error (when the connection is still there);
+    /// errors come out as PostgresNIO threw them.
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
+            try await run("BEGIN", on: connection)
             do {
                 let value = try await body(connection)
-                try await connection.query("COMMIT", logger: logger)
+                try await run("COMMIT", on: connection)
                 return value
             } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
+                if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
                 throw error
             }
         }

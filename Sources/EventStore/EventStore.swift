@@ -23,13 +23,14 @@ public struct EventStore: Sendable {
 
     /// Applies the steps not yet applied, in order; returns their versions. Safe to run from
     /// several processes at once: an advisory lock serializes them.
+    /// `through`: stop after that version (tests of an upgrade path); nil: all.
     @discardableResult
-    public func migrate() async throws(EventStoreError) -> [Int] {
+    public func migrate(through last: Int? = nil) async throws(EventStoreError) -> [Int] {
         do {
             return try await client.withConnection { connection in
                 try await connection.query("SELECT pg_advisory_lock(7061637)", logger: logger)  // "pac"
                 do {
-                    let applied = try await applyPending(on: connection)
+                    let applied = try await applyPending(on: connection, through: last ?? Int.max)
                     try await connection.query("SELECT pg_advisory_unlock(7061637)", logger: logger)
                     return applied
                 } catch {
@@ -42,7 +43,7 @@ public struct EventStore: Sendable {
         }
     }
 
-    private func applyPending(on connection: PostgresConnection) async throws -> [Int] {
+    private func applyPending(on connection: PostgresConnection, through last: Int) async throws -> [Int] {
         try await connection.query(
             """
             CREATE TABLE IF NOT EXISTS postwire_migrations (
@@ -57,7 +58,7 @@ public struct EventStore: Sendable {
             done.insert(version)
         }
         var applied: [Int] = []
-        for step in Migrations.all where !done.contains(step.version) {
+        for step in Migrations.all where !done.contains(step.version) && step.version <= last {
             try await connection.query("BEGIN", logger: logger)
             do {
                 for statement in step.statements {

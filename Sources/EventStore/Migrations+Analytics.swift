@@ -216,19 +216,19 @@ extension Migrations {
             CREATE VIEW daily_counts AS
             WITH events AS (
                 SELECT (hour AT TIME ZONE 'UTC')::date AS day, provider, source, sender_domain, recipient_domain, campaign,
-                       sum(count) FILTER (WHERE event_type = 'delivered') AS delivered,
-                       sum(count) FILTER (WHERE event_type = 'bounced') AS bounced,
-                       sum(count) FILTER (WHERE event_type = 'deferred') AS deferred,
-                       sum(count) FILTER (WHERE event_type = 'rejected') AS rejected,
-                       sum(count) FILTER (WHERE event_type = 'complained') AS complained,
-                       sum(count) FILTER (WHERE event_type = 'unsubscribed') AS unsubscribed,
-                       sum(count) FILTER (WHERE event_type = 'opened') AS opens,
-                       sum(count) FILTER (WHERE event_type = 'clicked') AS clicks
+                       sum(count) FILTER (WHERE event_type = 'delivered')::int8 AS delivered,
+                       sum(count) FILTER (WHERE event_type = 'bounced')::int8 AS bounced,
+                       sum(count) FILTER (WHERE event_type = 'deferred')::int8 AS deferred,
+                       sum(count) FILTER (WHERE event_type = 'rejected')::int8 AS rejected,
+                       sum(count) FILTER (WHERE event_type = 'complained')::int8 AS complained,
+                       sum(count) FILTER (WHERE event_type = 'unsubscribed')::int8 AS unsubscribed,
+                       sum(count) FILTER (WHERE event_type = 'opened')::int8 AS opens,
+                       sum(count) FILTER (WHERE event_type = 'clicked')::int8 AS clicks
                 FROM event_counts_hourly GROUP BY 1, 2, 3, 4, 5, 6
             ), uniques AS (
                 SELECT (hour AT TIME ZONE 'UTC')::date AS day, provider, source, sender_domain, recipient_domain, campaign,
-                       sum(count) FILTER (WHERE kind = 'open') AS unique_opens,
-                       sum(count) FILTER (WHERE kind = 'click') AS unique_clicks
+                       sum(count) FILTER (WHERE kind = 'open')::int8 AS unique_opens,
+                       sum(count) FILTER (WHERE kind = 'click')::int8 AS unique_clicks
                 FROM unique_counts_hourly GROUP BY 1, 2, 3, 4, 5, 6
             )
             SELECT day, provider, source, sender_domain, recipient_domain, campaign,

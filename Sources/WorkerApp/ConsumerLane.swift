@@ -165,8 +165,8 @@ struct ConsumerLane {
             guard error.code == .rejected else { throw error }
             try await isolate(events, ids: ids, entries: entries)
         }
-        try await redis.ack(stream, group: settings.group, ids: ids)
-        stats.acknowledged(ids.count)
+        // Counts what this ack settled: a slow batch taken over by another worker is acked by both.
+        stats.acknowledged(try await redis.ack(stream, group: settings.group, ids: ids))
     }
 
     /// PostgreSQL refused the batch for its data: write event by event so one bad event does

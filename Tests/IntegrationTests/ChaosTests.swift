@@ -142,7 +142,7 @@ import WorkerApp
 /// the outage get 503 and are retried like an ESP would; every event that got a 2xx is counted.
 @Suite(.serialized) struct RedisRestartTests {
     @Test func redisKilledAndRestartedLosesNoAcknowledgedEvent() async throws {
-        let port = Int.random(in: 40_000..<45_000)
+        let port = TestEnvironment.freePort()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.unique("pw-redis"))
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -234,7 +234,7 @@ import WorkerApp
         let bin: String
 
         init() async throws {
-            port = Int.random(in: 45_000..<50_000)
+            port = TestEnvironment.freePort()
             directory = "/tmp/" + TestEnvironment.unique("pw-pg")
             bin = try #require(
                 (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last.map {

@@ -92,9 +92,9 @@ enum Harness {
         settings.consumer = consumer
         let worker = EventWorker(
             redis: configuration.redis.clientConfiguration(password: nil),
-            store: EventStore(client: postgres, logger: TestEnvironment.logger),
-            settings: settings, layout: configuration.redis.layout, deadLetterStream: configuration.redis.deadLetterStream,
-            logger: TestEnvironment.logger
+            store: EventStore(client: postgres, logger: TestEnvironment.logger, policy: configuration.analytics.policy),
+            settings: settings, campaignRule: try CampaignRule(configuration.analytics.campaignRule), layout: configuration.redis.layout,
+            deadLetterStream: configuration.redis.deadLetterStream, logger: TestEnvironment.logger
         )
         return try await running(ServiceGroup(services: [postgres, worker], logger: TestEnvironment.logger)) { try await body(worker) }
     }

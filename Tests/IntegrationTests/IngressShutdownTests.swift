@@ -13,7 +13,7 @@ import Testing
 @Suite(.serialized) struct IngressShutdownTests {
     @Test func sigtermFinishesTheRequestInFlightAndRefusesNewOnes() async throws {
         let configuration = TestEnvironment.configuration(database: "unused")
-        let port = Int.random(in: 40_000..<45_000)
+        let port = TestEnvironment.freePort()
         var environment = ProcessInfo.processInfo.environment
         environment["POSTWIRE_INGRESS_HOST"] = "127.0.0.1"
         environment["POSTWIRE_INGRESS_PORT"] = "\(port)"

@@ -26,7 +26,10 @@ import Testing
         environment["POSTWIRE_SOURCES"] = #"[{"provider":"mailgun","name":"default","rateLimit":{"requestsPerSecond":20,"burst":20}}]"#
         environment["POSTWIRE_SECRET_MAILGUN_DEFAULT"] = PipelineTests.mailgunKey
         environment["POSTWIRE_LOG_LEVEL"] = "warning"
-        let ports = [Int.random(in: 40_000..<42_500), Int.random(in: 42_500..<45_000)]
+        let first = TestEnvironment.freePort()
+        var second = TestEnvironment.freePort()
+        while second == first { second = TestEnvironment.freePort() }
+        let ports = [first, second]
         let ingresses = try ports.map { port in
             var own = environment
             own["POSTWIRE_INGRESS_PORT"] = "\(port)"

@@ -1,0 +1,370 @@
+import EmailEvents
+import EventStore
+import Foundation
+import NIOConcurrencyHelpers
+import Operations
+import PostgresNIO
+import PostwireConfig
+import RedisStreams
+import Testing
+import WorkerApp
+
+/// Issue 5: a generated month of events through the real worker into the real schema; every
+/// rollup, rate, suppression, engagement count and timeline checked against values computed in
+/// the test; replaying it all changes no analytic table; the analyst role reads and cannot write.
+@Suite(.serialized) struct AnalyticsTests {
+    static func configuration(_ database: String) -> PostwireConfiguration {
+        var configuration = TestEnvironment.configuration(database: database)
+        configuration.worker.batchSize = 300
+        configuration.analytics.alertMinimumVolume = 150
+        configuration.analytics.alertWindowHours = 7 * 24  // a week, for this month's modest volume
+        return configuration
+    }
+
+    @Test func aMonthOfEventsAddsUpAndReplayingItChangesNothing() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let configuration = Self.configuration(database)
+            let month = MonthOfEvents(messages: 4000, seed: 7)
+            let deliveries = month.deliveries(seed: 11)
+            let distinct = month.events.count
+            let redis = TestEnvironment.redis()
+            try await redis.createGroup(configuration.redis.stream, group: configuration.worker.group)
+            let started = ContinuousClock.now
+            try await ResilienceTests.append(deliveries, configuration, redis: redis)
+            let workerMetrics = try await Harness.withWorker(configuration, consumer: "analytics") { worker in
+                try await Harness.waitUntilDrained(redis, configuration, timeout: .seconds(180))
+                return worker
+            }.stats.metrics
+            let firstPass = ContinuousClock.now - started
+            #expect(try await store.eventCount() == distinct)
+
+            // Hourly counts, with the campaign the rule chose.
+            var actual: [MonthOfEvents.CountKey: Int64] = [:]
+            for row in try await store.hourlyCounts() {
+                actual[
+                    .init(
+                        hour: row.hour, provider: row.provider, source: row.source, type: row.eventType, senderDomain: row.senderDomain,
+                        recipientDomain: row.recipientDomain, campaign: row.campaign), default: 0] += row.count
+            }
+            #expect(actual == month.hourlyCounts)
+
+            // Unique opens and clicks.
+            var uniques: [MonthOfEvents.CountKey: Int64] = [:]
+            let uniqueRows = try await store.client.query(
+                """
+                SELECT hour, provider, source, kind, sender_domain, recipient_domain, campaign, count FROM unique_counts_hourly
+                """, logger: TestEnvironment.logger)
+            // A row may hold 0 after its message's first open moved to an earlier hour (docs/ANALYTICS.md).
+            for try await (hour, provider, source, kind, sender, recipient, campaign, count) in uniqueRows.decode(
+                (Date, String, String, String, String, String, String, Int64).self) where count != 0
+            {
+                uniques[
+                    .init(
+                        hour: hour, provider: provider, source: source, type: kind, senderDomain: sender, recipientDomain: recipient,
+                        campaign: campaign)] = count
+            }
+            let expectedUniques = month.uniqueCounts
+            #expect(
+                uniques == expectedUniques,
+                "missing \(Array(expectedUniques.filter { uniques[$0.key] != $0.value }.prefix(3))), unexpected \(Array(uniques.filter { expectedUniques[$0.key] != $0.value }.prefix(3)))"
+            )
+
+            // Daily counts and rates, recomputed from the expected hourly and unique counts.
+            try await Self.checkDailyRates(store, month)
+
+            // Timelines.
+            let timelines = try await Self.timelines(store)
+            #expect(timelines.count == month.messages.count)
+            let expectedTimelines = month.timelines
+            let wrongTimelines = expectedTimelines.filter { timelines[$0.key] != $0.value }
+            #expect(
+                wrongTimelines.isEmpty,
+                "\(wrongTimelines.count) timelines differ, e.g. \(wrongTimelines.first.map { ($0, timelines[$0.key]) } as Any)")
+
+            // Engagement.
+            let engagement = try await Self.engagement(store)
+            let expectedEngagement = month.engagement
+            #expect(engagement.count == expectedEngagement.count)
+            let wrongEngagement = expectedEngagement.filter { engagement[$0.key] != $0.value }
+            #expect(
+                wrongEngagement.isEmpty,
+                "\(wrongEngagement.count) addresses differ, e.g. \(wrongEngagement.first.map { ($0, engagement[$0.key]) } as Any)")
+
+            // Suppressions.
+            let suppressions = try await Self.suppressions(store)
+            let expectedSuppressions = month.suppressions(
+                softLimit: configuration.analytics.softBounceLimit, softDays: configuration.analytics.softBounceWindowDays)
+            #expect(suppressions == expectedSuppressions)
+            let reasons = Dictionary(grouping: expectedSuppressions.values, by: \.reason).mapValues(\.count)
+            #expect(Set(reasons.keys) == ["complaint", "hard_bounce", "soft_bounces", "unsubscribe"], "every rule exercised: \(reasons)")
+            #expect(expectedSuppressions.values.contains { $0.lifted != nil }, "a re-subscribe lifted an unsubscribe")
+
+            // Processing statistics.
+            let processing = try await Self.processingTotals(store)
+            #expect(processing == [Int64(deliveries.count), Int64(distinct), Int64(deliveries.count - distinct), Int64(distinct)])
+
+            // Alerts: the complaining and the bouncing domain, never the clean one; each row consistent.
+            let alerts = try await Self.alerts(store)
+            #expect(alerts.contains { $0.kind == "complaint_rate" && $0.domain == "spammy.test" })
+            #expect(alerts.contains { $0.kind == "bounce_rate" && $0.domain == "mail.bank.test" })
+            #expect(!alerts.contains { $0.domain == "news.shop.test" })
+            #expect(
+                alerts.allSatisfy {
+                    $0.denominator >= 150 && abs($0.rate - Double($0.numerator) / Double($0.denominator)) < 1e-12 && $0.rate > $0.threshold
+                })
+            let scrape = Scrape(String(decoding: workerMetrics.exposition(), as: UTF8.self))
+            #expect(
+                Int(
+                    scrape["postwire_worker_alerts_total", ["kind": "complaint_rate"]]
+                        + scrape["postwire_worker_alerts_total", ["kind": "bounce_rate"]])
+                    == alerts.count, "one metric increment per alert row")
+
+            // Replay everything: no analytic table changes.
+            let before = try await Self.snapshot(store)
+            try await ResilienceTests.append(deliveries, configuration, redis: redis)
+            try await Harness.withWorker(configuration, consumer: "replay") { _ in
+                try await Harness.waitUntilDrained(redis, configuration, timeout: .seconds(180))
+            }
+            let after = try await Self.snapshot(store)
+            for (table, rows) in before { #expect(after[table] == rows, "\(table) changed on replay") }
+            let replayed = try await Self.processingTotals(store)
+            #expect(replayed == [Int64(2 * deliveries.count), Int64(distinct), Int64(2 * deliveries.count - distinct), Int64(distinct)])
+            print(
+                "analytics month: \(month.messages.count) messages, \(distinct) distinct events, \(deliveries.count) deliveries (duplicates included), first pass \(firstPass); hourly rows \(actual.count), unique rows \(uniques.count), timelines \(timelines.count), engagement rows \(engagement.count), suppressions \(reasons), alerts \(alerts.count); replay of \(deliveries.count) changed none of \(before.count) tables"
+            )
+            await redis.close()
+        }
+    }
+
+    @Test func analystRoleReadsTheViewsAndCannotWrite() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            try await store.setAnalystPassword("analyst-secret")
+            var analystConfiguration = TestEnvironment.postgresConfiguration(database: database)
+            analystConfiguration.username = "postwire_analyst"
+            analystConfiguration.password = "analyst-secret"
+            let analyst = PostgresClient(configuration: analystConfiguration, backgroundLogger: TestEnvironment.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await analyst.run() }
+                defer { group.cancelAll() }
+                for view in [
+                    "daily_counts", "daily_rates", "recipient_engagement_scores", "active_suppressions", "processing_stats",
+                    "event_counts_hourly",
+                    "unique_counts_hourly", "message_status", "recipient_engagement", "suppressions", "alerts", "email_events",
+                ] {
+                    try await analyst.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(view)"), logger: TestEnvironment.logger)
+                }
+                var refused: [String] = []
+                for statement in [
+                    "INSERT INTO suppressions (address, reason, suppressed_at, provider, source, event_key) VALUES ('a@b', 'complaint', now(), 'x', 'y', 'z')",
+                    "UPDATE event_counts_hourly SET count = 0", "DELETE FROM email_events", "TRUNCATE alerts",
+                    "CREATE TABLE mine (x int)", "DROP VIEW daily_rates", "INSERT INTO event_keys VALUES ('p', 'k', now())",
+                    "SELECT * FROM postwire_migrations",
+                ] {
+                    do {
+                        try await analyst.query(PostgresQuery(unsafeSQL: statement), logger: TestEnvironment.logger)
+                    } catch let error as PSQLError {
+                        if error.serverInfo?[.sqlState] == "42501" { refused.append(statement) }  // insufficient_privilege
+                    }
+                }
+                #expect(refused.count == 8, "refused only \(refused)")
+            }
+        }
+    }
+
+    @Test func upgradingFromVersionTwoMovesTheEventsIntoPartitions() async throws {
+        let name = "pwtest_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+        try await TestEnvironment.withClient(database: "postgres") { admin in
+            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: TestEnvironment.logger)
+        }
+        defer { Task { try? await TestEnvironment.dropDatabase(name) } }
+        try await TestEnvironment.withClient(database: name) { client in
+            let store = EventStore(client: client, logger: TestEnvironment.logger)
+            try await store.migrate(through: 2)
+            try await client.query(
+                """
+                INSERT INTO email_events (provider, event_key, source, event_type, esp_event, occurred_at, received_at, raw)
+                SELECT 'sendgrid', 'old-' || n, 'default', 'delivered', 'delivered',
+                       timestamptz '2026-08-15 00:00Z' + n * interval '1 day', now(), '{}'
+                FROM generate_series(0, 59) n
+                """, logger: TestEnvironment.logger)
+            try await store.migrate()
+            #expect(try await store.schemaVersion() == EventStore.latestVersion)
+            #expect(try await store.eventCount() == 60)
+            var partitions: [String: Int64] = [:]
+            let rows = try await client.query(
+                "SELECT tableoid::regclass::text, count(*)::int8 FROM email_events GROUP BY 1", logger: TestEnvironment.logger)
+            for try await (partition, count) in rows.decode((String, Int64).self) { partitions[partition] = count }
+            #expect(partitions == ["email_events_y2026m08": 17, "email_events_y2026m09": 30, "email_events_y2026m10": 13])
+            // The keys came along: the same events again are duplicates.
+            let again = (0..<60).map { n in
+                EmailEvent(
+                    provider: .sendgrid, source: "default", type: .delivered, espEvent: "delivered", eventKey: "old-\(n)",
+                    occurredAt: Date(timeIntervalSince1970: 1_786_752_000 + Double(n) * 86400), receivedAt: Date(), raw: Array("{}".utf8))
+            }
+            let result = try await store.write(again)
+            #expect(result.stored == 0 && result.duplicates == 60)
+        }
+    }
+
+    @Test func retentionDropsWholeExpiredMonthsAndTheirKeys() async throws {
+        try await TestEnvironment.withDatabase { _, store in
+            try await store.ensurePartitions(from: Date(timeIntervalSince1970: 1_780_272_000), months: 3)  // 2026-06 … 2026-08
+            let events = (0..<90).map { n in
+                EmailEvent(
+                    provider: .mailgun, source: "default", type: .opened, espEvent: "opened", eventKey: "ret-\(n)",
+                    occurredAt: Date(timeIntervalSince1970: 1_780_272_000 + Double(n) * 86400), receivedAt: Date(), raw: Array("{}".utf8))
+            }
+            _ = try await store.write(events)
+            let cutoff = Date(timeIntervalSince1970: 1_785_542_400)  // 2026-08-01: June and July have expired
+            let preview = try await store.applyRetention(cutoff: cutoff, dryRun: true)
+            #expect(preview.droppedPartitions == ["email_events_y2026m06", "email_events_y2026m07"])
+            #expect(try await store.eventCount() == 90, "a dry run removes nothing")
+            let outcome = try await store.applyRetention(cutoff: cutoff, dryRun: false)
+            #expect(outcome.droppedPartitions == preview.droppedPartitions)
+            #expect(outcome.deletedKeys == 61)
+            #expect(try await store.eventCount() == 29)
+            #expect(try await store.hourlyCounts().map(\.count).reduce(0, +) == 90, "rollups keep their history")
+        }
+    }
+
+    // MARK: reading the tables
+
+    static func checkDailyRates(_ store: EventStore, _ month: MonthOfEvents) async throws {
+        struct DayKey: Hashable { var day: String, provider: String, source: String, sender: String, recipient: String, campaign: String }
+        var expected: [DayKey: [String: Int64]] = [:]
+        for (key, count) in month.hourlyCounts {
+            let day = DayKey(
+                day: MonthOfEvents.day(key.hour), provider: key.provider, source: key.source, sender: key.senderDomain,
+                recipient: key.recipientDomain, campaign: key.campaign)
+            expected[day, default: [:]][key.type, default: 0] += count
+        }
+        for (key, count) in month.uniqueCounts {
+            let day = DayKey(
+                day: MonthOfEvents.day(key.hour), provider: key.provider, source: key.source, sender: key.senderDomain,
+                recipient: key.recipientDomain, campaign: key.campaign)
+            expected[day, default: [:]]["unique_" + key.type, default: 0] += count
+        }
+        let rows = try await store.client.query(
+            """
+            SELECT day::text, provider, source, sender_domain, recipient_domain, campaign, sent, delivered, bounced, complained,
+                   unique_opens, unique_clicks, coalesce(delivery_rate::float8, -1), coalesce(bounce_rate::float8, -1),
+                   coalesce(complaint_rate::float8, -1), coalesce(unique_open_rate::float8, -1), coalesce(unique_click_rate::float8, -1)
+            FROM daily_rates
+            """, logger: TestEnvironment.logger)
+        var seen = 0
+        var mismatches: [String] = []
+        for try await row in rows.decode(
+            (
+                String, String, String, String, String, String, Int64, Int64, Int64, Int64, Int64, Int64, Double, Double, Double, Double,
+                Double
+            )
+            .self)
+        {
+            seen += 1
+            let key = DayKey(day: row.0, provider: row.1, source: row.2, sender: row.3, recipient: row.4, campaign: row.5)
+            let counts = expected[key] ?? [:]
+            let delivered = counts["delivered"] ?? 0
+            let bounced = counts["bounced"] ?? 0
+            let sent = delivered + bounced
+            func rate(_ n: Int64, _ d: Int64) -> Double { d > 0 ? Double(n) / Double(d) : -1 }
+            let want: [Double] = [
+                Double(sent), Double(delivered), Double(bounced), Double(counts["complained"] ?? 0), Double(counts["unique_open"] ?? 0),
+                Double(counts["unique_click"] ?? 0), rate(delivered, sent), rate(bounced, sent), rate(counts["complained"] ?? 0, delivered),
+                rate(counts["unique_open"] ?? 0, delivered), rate(counts["unique_click"] ?? 0, delivered),
+            ]
+            let got: [Double] = [
+                Double(row.6), Double(row.7), Double(row.8), Double(row.9), Double(row.10), Double(row.11), row.12, row.13, row.14, row.15,
+                row.16,
+            ]
+            if zip(want, got).contains(where: { abs($0 - $1) > 1e-9 }) { mismatches.append("\(key): want \(want), got \(got)") }
+        }
+        #expect(seen == expected.count)
+        #expect(mismatches.isEmpty, "\(mismatches.count) daily rows differ, e.g. \(mismatches.first ?? "")")
+    }
+
+    static func timelines(_ store: EventStore) async throws -> [String: MonthOfEvents.Timeline] {
+        var result: [String: MonthOfEvents.Timeline] = [:]
+        let rows = try await store.client.query(
+            """
+            SELECT message_id, delivered_at, bounced_at, bounce_class, first_opened_at, opens, first_clicked_at, clicks,
+                   complained_at, unsubscribed_at, deferrals, queued_at, latest_state, events
+            FROM message_status
+            """, logger: TestEnvironment.logger)
+        for try await r in rows.decode(
+            (String, Date?, Date?, String?, Date?, Int32, Date?, Int32, Date?, Date?, Int32, Date?, String?, Int32).self)
+        {
+            result[r.0] = MonthOfEvents.Timeline(
+                delivered: r.1, bounced: r.2, bounceClass: r.3, firstOpened: r.4, opens: Int(r.5), firstClicked: r.6, clicks: Int(r.7),
+                complained: r.8, unsubscribed: r.9, deferrals: Int(r.10), queued: r.11, latestState: r.12, events: Int(r.13))
+        }
+        return result
+    }
+
+    static func engagement(_ store: EventStore) async throws -> [String: MonthOfEvents.Engagement] {
+        var result: [String: MonthOfEvents.Engagement] = [:]
+        let rows = try await store.client.query(
+            """
+            SELECT address, events, delivered, opens, machine_opens, clicks, first_seen, last_seen, last_opened_at, last_clicked_at
+            FROM recipient_engagement
+            """, logger: TestEnvironment.logger)
+        for try await r in rows.decode((String, Int64, Int64, Int64, Int64, Int64, Date, Date, Date?, Date?).self) {
+            result[r.0] = MonthOfEvents.Engagement(
+                events: Int(r.1), delivered: Int(r.2), opens: Int(r.3), machineOpens: Int(r.4), clicks: Int(r.5), firstSeen: r.6,
+                lastSeen: r.7, lastOpened: r.8, lastClicked: r.9)
+        }
+        return result
+    }
+
+    static func suppressions(_ store: EventStore) async throws -> [String: MonthOfEvents.Suppressed] {
+        var result: [String: MonthOfEvents.Suppressed] = [:]
+        try await store.suppressions(includeLifted: true) { row in
+            result[row.address] = MonthOfEvents.Suppressed(reason: row.reason, at: row.suppressedAt, lifted: row.liftedAt)
+        }
+        return result
+    }
+
+    /// received, stored, duplicates, and the events in the delay histogram.
+    static func processingTotals(_ store: EventStore) async throws -> [Int64] {
+        var totals: [Int64] = []
+        let rows = try await store.client.query(
+            """
+            SELECT coalesce(sum(received), 0)::int8, coalesce(sum(stored), 0)::int8, coalesce(sum(duplicates), 0)::int8,
+                   (SELECT coalesce(sum(count), 0)::int8 FROM processing_delay_hourly)
+            FROM processing_stats_hourly
+            """, logger: TestEnvironment.logger)
+        for try await (received, stored, duplicates, delays) in rows.decode((Int64, Int64, Int64, Int64).self) {
+            totals = [received, stored, duplicates, delays]
+        }
+        return totals
+    }
+
+    struct AlertRow { var kind: String, domain: String, numerator: Int64, denominator: Int64, rate: Double, threshold: Double }
+
+    static func alerts(_ store: EventStore) async throws -> [AlertRow] {
+        var result: [AlertRow] = []
+        let rows = try await store.client.query(
+            "SELECT kind, sender_domain, numerator, denominator, rate, threshold FROM alerts", logger: TestEnvironment.logger)
+        for try await r in rows.decode((String, String, Int64, Int64, Double, Double).self) {
+            result.append(AlertRow(kind: r.0, domain: r.1, numerator: r.2, denominator: r.3, rate: r.4, threshold: r.5))
+        }
+        return result
+    }
+
+    /// Every row of every analytic table, as text, in a fixed order.
+    static func snapshot(_ store: EventStore) async throws -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for table in [
+            "email_events", "event_keys", "event_counts_hourly", "unique_counts_hourly", "message_status", "recipient_engagement",
+            "suppressions",
+            "alerts",
+        ] {
+            var rows: [String] = []
+            let query = PostgresQuery(unsafeSQL: "SELECT to_jsonb(t)::text FROM \(table) t ORDER BY 1")
+            for try await row in try await store.client.query(query, logger: TestEnvironment.logger).decode(String.self) {
+                rows.append(row)
+            }
+            result[table] = rows
+        }
+        return result
+    }
+}

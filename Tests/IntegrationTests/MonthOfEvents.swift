@@ -1,0 +1,262 @@
+import EmailEvents
+import Foundation
+
+/// A generated month of normalized events across providers, sending and recipient domains and
+/// campaigns, with what the analytic tables must then hold, computed here from the generator's own
+/// knowledge (docs/ANALYTICS.md's rules written out again), not by the SQL under test.
+struct MonthOfEvents {
+    /// What the generator decided for one message.
+    struct Message {
+        var provider: Provider
+        var source: String
+        var id: String
+        var recipient: String
+        var senderDomain: String
+        var campaign: String?
+        var events: [EmailEvent] = []
+    }
+
+    static let start = Date(timeIntervalSince1970: 1_790_812_800)  // 2026-10-01T00:00:00Z
+    static let senderDomains = ["news.shop.test", "mail.bank.test", "spammy.test"]
+    static let recipientDomains = ["gmail.test", "yahoo.test", "corp.test"]
+
+    var messages: [Message] = []
+
+    /// `count` messages spread over 30 days. news.shop.test is clean; mail.bank.test bounces a lot
+    /// (and mails the "flaky" addresses, which soft-bounce half the time); spammy.test draws complaints.
+    init(messages count: Int, seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let addresses = (0..<600).map { "user\($0)@\(Self.recipientDomains[$0 % 3])" }
+        let flaky = Set(addresses.prefix(24))
+        for n in 0..<count {
+            var recipient = addresses[Int(random.next() % UInt64(addresses.count))]
+            let senderDomain: String
+            if flaky.contains(recipient) {
+                senderDomain = "mail.bank.test"
+            } else {
+                let pick = random.next() % 10
+                senderDomain = pick < 5 ? "news.shop.test" : pick < 8 ? "mail.bank.test" : "spammy.test"
+                if flaky.contains(recipient) == false, senderDomain == "mail.bank.test", random.unit() < 0.2 {
+                    recipient = recipient.uppercased()  // addresses arrive in any case; they count lower-cased
+                }
+            }
+            let provider: Provider = [.sendgrid, .mailgun, .postmark][n % 3]
+            let source = provider == .mailgun && n % 2 == 0 ? "eu" : "default"
+            var message = Message(
+                provider: provider, source: source, id: "msg-\(seed)-\(n)", recipient: recipient, senderDomain: senderDomain)
+            let mechanism = n % 5
+            message.campaign = ["spring", "fall", "winter", nil, "spring"][mechanism]
+            let t0 = Self.start.addingTimeInterval(Double(random.next() % (30 * 86400)))
+            var seconds = 0.0
+            func add(_ type: EventType, after: Double, _ configure: (inout EmailEvent) -> Void = { _ in }) {
+                seconds += after
+                var event = EmailEvent(
+                    provider: provider, source: source, type: type, espEvent: type.rawValue,
+                    eventKey: "\(message.id)-\(message.events.count)", occurredAt: t0.addingTimeInterval(seconds), receivedAt: Date(),
+                    raw: Array("{}".utf8))
+                event.messageId = message.id
+                event.setRecipient(recipient)
+                event.setSender("news@\(senderDomain)")
+                // The campaign travels the way different ESPs carry it; the rule picks it up.
+                switch mechanism {
+                case 0: event.campaign = "spring"  // the ESP's own campaign field
+                case 1: event.metadata = ["campaign": "fall"]
+                case 2: event.tags = ["newsletter", "campaign:winter"]
+                case 3: event.tags = ["newsletter"]
+                default:  // both: the ESP's field wins over metadata
+                    event.campaign = "spring"
+                    event.metadata = ["campaign": "other"]
+                }
+                configure(&event)
+                message.events.append(event)
+            }
+            if random.unit() < 0.5 { add(.queued, after: 0) }
+            if random.unit() < 0.1 { add(.deferred, after: 60) }
+            let bounce = random.unit()
+            let (hard, soft): (Double, Double) =
+                flaky.contains(recipient) ? (0, 0.5) : senderDomain == "mail.bank.test" ? (0.04, 0.08) : (0.005, 0.005)
+            if bounce < hard {
+                add(.bounced, after: 120) { $0.bounceClass = .hard }
+            } else if bounce < hard + soft {
+                add(.bounced, after: 120) { $0.bounceClass = .soft }
+            } else {
+                add(.delivered, after: 120)
+                let opens = Int(random.next() % 4)
+                for _ in 0..<opens {
+                    let machine = random.unit() < 0.2
+                    add(.opened, after: 600 + Double(random.next() % 3000)) { $0.isMachineOpen = machine }
+                }
+                if opens > 0 {
+                    for _ in 0..<Int(random.next() % 3) { add(.clicked, after: 60 + Double(random.next() % 600)) }
+                }
+                if senderDomain == "spammy.test", random.unit() < 0.03 { add(.complained, after: 300) }
+                if random.unit() < 0.015 {
+                    add(.unsubscribed, after: 400)
+                    if random.unit() < 0.4 { add(.subscribed, after: 3600 + Double(random.next() % 86400)) }
+                }
+            }
+            messages.append(message)
+        }
+    }
+
+    var events: [EmailEvent] { messages.flatMap(\.events) }
+
+    /// Every event once, plus about one in ten again, in a shuffled order.
+    func deliveries(seed: UInt64) -> [EmailEvent] {
+        var random = SplitMix64(seed: seed)
+        var all = events
+        all += events.filter { _ in random.unit() < 0.1 }
+        for index in stride(from: all.count - 1, to: 0, by: -1) {
+            all.swapAt(index, Int(random.next() % UInt64(index + 1)))
+        }
+        return all
+    }
+
+    static func hour(_ date: Date) -> Date { Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 3600).rounded(.down) * 3600) }
+    static func day(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        return formatter.string(from: date)
+    }
+
+    // MARK: expectations
+
+    struct CountKey: Hashable {
+        var hour: Date, provider: String, source: String, type: String, senderDomain: String, recipientDomain: String, campaign: String
+    }
+
+    func key(_ event: EmailEvent, _ message: Message, hour: Date, type: String) -> CountKey {
+        CountKey(
+            hour: hour, provider: message.provider.rawValue, source: message.source, type: type, senderDomain: message.senderDomain,
+            recipientDomain: String(message.recipient.lowercased().split(separator: "@")[1]), campaign: message.campaign ?? "")
+    }
+
+    var hourlyCounts: [CountKey: Int64] {
+        var counts: [CountKey: Int64] = [:]
+        for message in messages {
+            for event in message.events {
+                counts[key(event, message, hour: Self.hour(event.occurredAt), type: event.type.rawValue), default: 0] += 1
+            }
+        }
+        return counts
+    }
+
+    /// Unique opens and clicks: one per message, in the hour of its first open (click).
+    var uniqueCounts: [CountKey: Int64] {
+        var counts: [CountKey: Int64] = [:]
+        for message in messages {
+            for (type, kind) in [(EventType.opened, "open"), (.clicked, "click")] {
+                guard let first = message.events.filter({ $0.type == type }).map(\.occurredAt).min() else { continue }
+                counts[key(message.events[0], message, hour: Self.hour(first), type: kind), default: 0] += 1
+            }
+        }
+        return counts
+    }
+
+    struct Engagement: Equatable {
+        var events = 0, delivered = 0, opens = 0, machineOpens = 0, clicks = 0
+        var firstSeen = Date.distantFuture, lastSeen = Date.distantPast
+        var lastOpened: Date?, lastClicked: Date?
+    }
+
+    var engagement: [String: Engagement] {
+        var result: [String: Engagement] = [:]
+        for event in events {
+            let address = event.recipient!
+            var row = result[address] ?? Engagement()
+            row.events += 1
+            if event.type == .delivered { row.delivered += 1 }
+            if event.type == .opened {
+                row.opens += 1
+                if event.isMachineOpen == true { row.machineOpens += 1 }
+                row.lastOpened = max(row.lastOpened ?? .distantPast, event.occurredAt)
+            }
+            if event.type == .clicked {
+                row.clicks += 1
+                row.lastClicked = max(row.lastClicked ?? .distantPast, event.occurredAt)
+            }
+            row.firstSeen = min(row.firstSeen, event.occurredAt)
+            row.lastSeen = max(row.lastSeen, event.occurredAt)
+            result[address] = row
+        }
+        return result
+    }
+
+    struct Suppressed: Equatable {
+        var reason: String
+        var at: Date
+        var lifted: Date?
+    }
+
+    /// docs/ANALYTICS.md, "Suppressions", applied to each address's whole history.
+    func suppressions(softLimit: Int, softDays: Int) -> [String: Suppressed] {
+        var result: [String: Suppressed] = [:]
+        for (address, history) in Dictionary(grouping: events, by: { $0.recipient! }) {
+            let times = { (predicate: (EmailEvent) -> Bool) in history.filter(predicate).map(\.occurredAt).sorted() }
+            let complaints = times { $0.type == .complained }
+            let hard = times { $0.type == .bounced && $0.bounceClass == .hard }
+            let soft = times { $0.type == .bounced && $0.bounceClass == .soft }
+            let unsubscribes = times { $0.type == .unsubscribed }
+            let subscribes = times { $0.type == .subscribed }
+            var softCompleted: Date?
+            if soft.count >= softLimit {
+                for first in 0...(soft.count - softLimit) {
+                    let last = soft[first + softLimit - 1]
+                    if last.timeIntervalSince(soft[first]) <= Double(softDays) * 86400 { softCompleted = min(softCompleted ?? last, last) }
+                }
+            }
+            if let first = complaints.first {
+                result[address] = Suppressed(reason: "complaint", at: first)
+            } else if let first = hard.first {
+                result[address] = Suppressed(reason: "hard_bounce", at: first)
+            } else if let completed = softCompleted {
+                result[address] = Suppressed(reason: "soft_bounces", at: completed)
+            } else if let latest = unsubscribes.last {
+                result[address] = Suppressed(reason: "unsubscribe", at: latest, lifted: subscribes.first { $0 > latest })
+            }
+        }
+        return result
+    }
+
+    struct Timeline: Equatable {
+        var delivered: Date?, bounced: Date?, bounceClass: String?, firstOpened: Date?, opens = 0, firstClicked: Date?, clicks = 0
+        var complained: Date?, unsubscribed: Date?, deferrals = 0, queued: Date?, latestState: String?, events = 0
+    }
+
+    var timelines: [String: Timeline] {
+        var result: [String: Timeline] = [:]
+        for message in messages {
+            var row = Timeline()
+            let first = { (type: EventType) in message.events.filter { $0.type == type }.map(\.occurredAt).min() }
+            row.delivered = first(.delivered)
+            row.bounced = first(.bounced)
+            row.bounceClass = message.events.first { $0.type == .bounced }?.bounceClass?.rawValue
+            row.firstOpened = first(.opened)
+            row.opens = message.events.filter { $0.type == .opened }.count
+            row.firstClicked = first(.clicked)
+            row.clicks = message.events.filter { $0.type == .clicked }.count
+            row.complained = first(.complained)
+            row.unsubscribed = first(.unsubscribed)
+            row.deferrals = message.events.filter { $0.type == .deferred }.count
+            row.queued = first(.queued)
+            row.latestState = message.events.max { $0.occurredAt < $1.occurredAt }?.type.rawValue
+            row.events = message.events.count
+            result[message.id] = row
+        }
+        return result
+    }
+}
+
+/// A small, seedable generator (the tests must produce the same month every time).
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
