@@ -9,7 +9,7 @@ import PostgresNIO
 // engagement and suppressions. The cost should stay flat: every statement reaches only the batch's
 // rows through keys and indexes.
 //
-//   swift run -c release BatchWrite [--rows 10000000] [--batches 20] [--database postwire_bench]
+//   swift run -c release BatchWrite [--rows 10000000] [--batches 20] [--database postwire_bench] [--reuse]
 //
 // Connection: POSTWIRE_POSTGRES_HOST/PORT/USER/PASSWORD (defaults 127.0.0.1:5432, postwire).
 // The database is dropped and created anew.
@@ -21,6 +21,8 @@ func option(_ name: String, _ fallback: String) -> String {
 let rows = Int(option("--rows", "10000000"))!
 let batches = Int(option("--batches", "20"))!
 let database = option("--database", "postwire_bench")
+// `--reuse`: keep the database and its stored events from an earlier run (only derive and measure).
+let reuse = arguments.contains("--reuse")
 let environment = ProcessInfo.processInfo.environment
 let logger = {
     var logger = Logger(label: "bench")
@@ -62,7 +64,7 @@ func batch(_ number: Int) -> [EmailEvent] {
     (0..<1000).map { i in
         let n = number * 1000 + i
         let (type, bounceClass) = types[n % types.count]
-        let recipient = (n &* 2_654_435_761) % addresses
+        let recipient = Int(UInt64(bitPattern: Int64(n) &* 2_654_435_761) % UInt64(addresses))
         var event = EmailEvent(
             provider: .sendgrid, source: "default", type: type, espEvent: type.rawValue, eventKey: "bench-\(number)-\(i)",
             occurredAt: Date().addingTimeInterval(-Double(n % 3600)), receivedAt: Date(), raw: Array(#"{"bench":true}"#.utf8))
@@ -93,15 +95,17 @@ func measure(_ store: EventStore, label: String, firstBatch: Int) async throws -
     return sorted
 }
 
-try await withClient("postgres") { admin in
-    try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: logger)
-    try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
+if !reuse {
+    try await withClient("postgres") { admin in
+        try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: logger)
+        try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
+    }
 }
 try await withClient(database) { client in
     let store = EventStore(client: client, logger: logger)
     try await store.migrate()
-    _ = try await measure(store, label: "warm-up (empty database)", firstBatch: 0)
-    let empty = try await measure(store, label: "empty database", firstBatch: batches)
+    if !reuse { _ = try await measure(store, label: "warm-up (empty database)", firstBatch: 0) }
+    let empty = reuse ? [] : try await measure(store, label: "empty database", firstBatch: batches)
 
     // The fill: `rows` events over the last six months, straight in SQL (the batch path would take
     // hours), with what the worker derives from them, so every table the batch touches is large.
@@ -109,7 +113,7 @@ try await withClient(database) { client in
     let fillStart = ContinuousClock.now
     try await client.query("SELECT postwire_ensure_partitions(now() - interval '7 months', 9)", logger: logger)
     let chunk = 1_000_000
-    for from in stride(from: 0, to: rows, by: chunk) {
+    for from in stride(from: 0, to: reuse ? 0 : rows, by: chunk) {
         let to = min(rows, from + chunk) - 1
         try await client.query(
             """
@@ -155,11 +159,13 @@ try await withClient(database) { client in
         SELECT recipient, min(recipient_domain), count(*), count(*) FILTER (WHERE event_type = 'opened'),
                count(*) FILTER (WHERE event_type = 'clicked'), min(occurred_at), max(occurred_at)
         FROM email_events GROUP BY recipient
+        ON CONFLICT DO NOTHING
         """,
         """
         INSERT INTO suppressions (address, reason, suppressed_at, provider, source, event_key)
         SELECT DISTINCT ON (recipient) recipient, 'complaint', occurred_at, provider, source, event_key
         FROM email_events WHERE event_type = 'complained' ORDER BY recipient, occurred_at
+        ON CONFLICT DO NOTHING
         """,
         "ANALYZE",
     ] {
@@ -174,9 +180,13 @@ try await withClient(database) { client in
         }
     }
     print("filled in \(Int((ContinuousClock.now - fillStart).components.seconds)) s: \(counts.joined(separator: ", "))")
-    let full = try await measure(store, label: "\(rows) stored events", firstBatch: 2 * batches)
-    print(
-        String(
-            format: "\nbatch transaction per 1,000 events (median): empty %.1f ms, with %d stored events %.1f ms (ratio %.2f)",
-            empty[empty.count / 2], rows, full[full.count / 2], full[full.count / 2] / empty[empty.count / 2]))
+    // Fresh batch numbers on every run, so `--reuse` measures new events too.
+    let first = Int(Date().timeIntervalSince1970) % 100_000 * 100
+    let full = try await measure(store, label: "\(rows) stored events", firstBatch: first)
+    if let median = empty.isEmpty ? nil : empty[empty.count / 2] {
+        print(
+            String(
+                format: "\nbatch transaction per 1,000 events (median): empty %.1f ms, with %d stored events %.1f ms (ratio %.2f)",
+                median, rows, full[full.count / 2], full[full.count / 2] / median))
+    }
 }

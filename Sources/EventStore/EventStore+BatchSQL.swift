@@ -64,7 +64,7 @@ extension EventStore {
 
     /// Everything derived from the new events, in order.
     static func derive(_ policy: AnalyticsPolicy) -> [PostgresQuery] {
-        [hourlyCounts, createMessageRows, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes]
+        [hourlyCounts, createMessageRows, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes, domainCounts]
     }
 
     static let hourlyCounts: PostgresQuery = """
@@ -278,6 +278,22 @@ extension EventStore {
         WHERE s.address = l.address AND s.lifted_at IS DISTINCT FROM l.occurred_at
         """
 
+    /// Last of the derived statements: its rows (one per domain and hour) are the ones concurrent
+    /// batches share most, so their locks are held briefly.
+    static let domainCounts: PostgresQuery = """
+        INSERT INTO domain_counts_hourly AS d (sender_domain, hour, delivered, bounced, complained)
+        SELECT sender_domain, date_trunc('hour', occurred_at, 'UTC'),
+               count(*) FILTER (WHERE event_type = 'delivered'), count(*) FILTER (WHERE event_type = 'bounced'),
+               count(*) FILTER (WHERE event_type = 'complained')
+        FROM batch_new
+        WHERE coalesce(sender_domain, '') <> '' AND event_type IN ('delivered', 'bounced', 'complained')
+        GROUP BY 1, 2
+        ORDER BY 1, 2
+        ON CONFLICT (sender_domain, hour) DO UPDATE SET
+            delivered = d.delivered + EXCLUDED.delivered, bounced = d.bounced + EXCLUDED.bounced,
+            complained = d.complained + EXCLUDED.complained
+        """
+
     /// Bounds (ms) of the receive-to-commit histogram; larger delays count in the last bucket.
     static let delayBounds: [Int64] = [
         50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000, 86_400_000,
@@ -304,8 +320,8 @@ extension EventStore {
         """
     }
 
-    /// A sending domain's complaint rate (complained / delivered) or bounce rate (bounced / sent)
-    /// over the `alertWindowHours` ending with the hour of its newest event in the batch, once
+    /// A sending domain's complaint rate (complained / delivered) or bounce rate (bounced / sent),
+    /// from `domain_counts_hourly`, over the `alertWindowHours` ending with the hour of its newest event in the batch, once
     /// above the threshold with at least `alertMinimumVolume` messages, raises an alert, unless one
     /// of the same kind for the domain already covers part of that window.
     static func alerts(_ policy: AnalyticsPolicy) -> PostgresQuery {
@@ -316,11 +332,9 @@ extension EventStore {
             GROUP BY sender_domain
         ), totals AS (
             SELECT d.sender_domain, d.window_end - make_interval(hours => \(policy.alertWindowHours)::int) AS window_start, d.window_end,
-                   coalesce(sum(c.count) FILTER (WHERE c.event_type = 'delivered'), 0)::int8 AS delivered,
-                   coalesce(sum(c.count) FILTER (WHERE c.event_type = 'bounced'), 0)::int8 AS bounced,
-                   coalesce(sum(c.count) FILTER (WHERE c.event_type = 'complained'), 0)::int8 AS complained
+                   sum(c.delivered)::int8 AS delivered, sum(c.bounced)::int8 AS bounced, sum(c.complained)::int8 AS complained
             FROM domains d
-            JOIN event_counts_hourly c ON c.sender_domain = d.sender_domain
+            JOIN domain_counts_hourly c ON c.sender_domain = d.sender_domain
                  AND c.hour >= d.window_end - make_interval(hours => \(policy.alertWindowHours)::int) AND c.hour < d.window_end
             GROUP BY 1, 2, 3
         ), rates AS (

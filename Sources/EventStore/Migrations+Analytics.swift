@@ -85,7 +85,26 @@ extension Migrations {
             "SELECT postwire_ensure_partitions(now() - interval '1 month', 4)",
 
             // Rollups. event_counts_hourly exists (version 1); alerts read it by sending domain.
-            "CREATE INDEX event_counts_hourly_sender ON event_counts_hourly (sender_domain, hour)",
+            // What the alerts read: per sending domain and hour, a few rows per window instead of
+            // every dimension of event_counts_hourly.
+            """
+            CREATE TABLE domain_counts_hourly (
+                sender_domain     text        NOT NULL,
+                hour              timestamptz NOT NULL,
+                delivered         bigint      NOT NULL DEFAULT 0,
+                bounced           bigint      NOT NULL DEFAULT 0,
+                complained        bigint      NOT NULL DEFAULT 0,
+                PRIMARY KEY (sender_domain, hour)
+            )
+            """,
+            """
+            INSERT INTO domain_counts_hourly (sender_domain, hour, delivered, bounced, complained)
+            SELECT sender_domain, hour, coalesce(sum(count) FILTER (WHERE event_type = 'delivered'), 0),
+                   coalesce(sum(count) FILTER (WHERE event_type = 'bounced'), 0),
+                   coalesce(sum(count) FILTER (WHERE event_type = 'complained'), 0)
+            FROM event_counts_hourly WHERE sender_domain <> '' AND event_type IN ('delivered', 'bounced', 'complained')
+            GROUP BY sender_domain, hour
+            """,
             """
             CREATE TABLE unique_counts_hourly (
                 hour              timestamptz NOT NULL,
@@ -295,7 +314,7 @@ extension Migrations {
             """,
             "GRANT USAGE ON SCHEMA public TO postwire_analyst",
             """
-            GRANT SELECT ON email_events, event_counts_hourly, unique_counts_hourly, message_status, recipient_engagement,
+            GRANT SELECT ON email_events, event_counts_hourly, domain_counts_hourly, unique_counts_hourly, message_status, recipient_engagement,
                 suppressions, processing_stats_hourly, processing_delay_hourly, alerts, daily_counts, daily_rates,
                 recipient_engagement_scores, active_suppressions, processing_stats TO postwire_analyst
             """,

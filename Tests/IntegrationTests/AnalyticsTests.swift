@@ -149,7 +149,8 @@ import WorkerApp
                 for view in [
                     "daily_counts", "daily_rates", "recipient_engagement_scores", "active_suppressions", "processing_stats",
                     "event_counts_hourly",
-                    "unique_counts_hourly", "message_status", "recipient_engagement", "suppressions", "alerts", "email_events",
+                    "unique_counts_hourly", "domain_counts_hourly", "message_status", "recipient_engagement", "suppressions", "alerts",
+                    "email_events",
                 ] {
                     try await analyst.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(view)"), logger: TestEnvironment.logger)
                 }
@@ -354,7 +355,8 @@ import WorkerApp
     static func snapshot(_ store: EventStore) async throws -> [String: [String]] {
         var result: [String: [String]] = [:]
         for table in [
-            "email_events", "event_keys", "event_counts_hourly", "unique_counts_hourly", "message_status", "recipient_engagement",
+            "email_events", "event_keys", "event_counts_hourly", "domain_counts_hourly", "unique_counts_hourly", "message_status",
+            "recipient_engagement",
             "suppressions",
             "alerts",
         ] {
