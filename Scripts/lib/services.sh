@@ -68,7 +68,8 @@ start_redis() {
     # The file first: the flags after it win over anything it says.
     redis-server "$conf" --port "$port" --bind 127.0.0.1 --dir "$dir" \
         --save '' --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
-    for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+    # PONG, not just an answer: while it loads its append-only file Redis answers LOADING.
+    for _ in $(seq 600); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return; sleep 0.1; done
     die "redis did not start; see $dir/redis.log"
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -30,7 +31,8 @@ public enum OperationsServer {
         router.get("/healthz") { _, _ in json(.ok, #"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
             guard let reason = await readiness() else { return json(.ok, #"{"status":"ready"}"#) }
-            return json(.serviceUnavailable, #"{"status":"not ready","reason":"# + escaped(reason) + "}")
+            let body = (try? JSONSerialization.data(withJSONObject: ["status": "not ready", "reason": reason], options: [.sortedKeys]))
+            return json(.serviceUnavailable, String(decoding: body ?? Data(), as: UTF8.self))
         }
         return Application(
             router: router,
@@ -44,19 +46,4 @@ public enum OperationsServer {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    /// A JSON string literal.
-    private static func escaped(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
 }

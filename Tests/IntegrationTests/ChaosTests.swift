@@ -259,6 +259,18 @@ import WorkerApp
             try await asPostgres("\(bin)/pg_ctl", ["-D", directory, "-m", "fast", "-w", "stop"])
         }
 
+        /// A cluster for the duration of `body`, removed afterwards whatever happens.
+        static func with(_ body: (PrivatePostgres) async throws -> Void) async throws {
+            let postgres = try await PrivatePostgres()
+            do {
+                try await body(postgres)
+            } catch {
+                await postgres.destroy()
+                throw error
+            }
+            await postgres.destroy()
+        }
+
         func destroy() async {
             try? await stop()
             try? FileManager.default.removeItem(atPath: directory)
@@ -282,14 +294,7 @@ import WorkerApp
     /// The guard inside reclaim: entries over `maxDeliveries` found while PostgreSQL is down (after
     /// the worker started fine) stay pending; once PostgreSQL answers they are dead-lettered.
     @Test func exhaustedEntriesAreNotDeadLetteredWhilePostgresIsDown() async throws {
-        let postgres = try await PrivatePostgres()
-        do {
-            try await guardRun(postgres)
-        } catch {
-            await postgres.destroy()
-            throw error
-        }
-        await postgres.destroy()
+        try await PrivatePostgres.with { try await guardRun($0) }
     }
 
     private func guardRun(_ postgres: PrivatePostgres) async throws {
@@ -354,14 +359,7 @@ import WorkerApp
     }
 
     @Test func postgresStoppedForThirtySecondsUnderLoad() async throws {
-        let postgres = try await PrivatePostgres()
-        do {
-            try await run(postgres)
-        } catch {
-            await postgres.destroy()
-            throw error
-        }
-        await postgres.destroy()
+        try await PrivatePostgres.with { try await run($0) }
     }
 
     private func run(_ postgres: PrivatePostgres) async throws {
