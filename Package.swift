@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Pure core.
@@ -88,6 +89,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // `postwire loadgen`: signed traffic over SwiftNIO connections, latencies in an HdrHistogram.
+        .target(
+            name: "LoadGen",
+            dependencies: [
+                "Providers", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Applications: assemble services from the pieces above.
         .target(
             name: "IngressApp",
@@ -133,8 +145,9 @@ let package = Package(
         .executableTarget(
             name: "PostwireCLI",
             dependencies: [
-                "EmailEvents", "Providers", "EventStore", "PostwireConfig", "WorkerApp", "RedisStreams",
+                "EmailEvents", "Providers", "EventStore", "PostwireConfig", "WorkerApp", "RedisStreams", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -179,8 +192,9 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "EmailEvents", "Providers", "RedisStreams", "EventStore", "IngressApp", "WorkerApp",
-                "PostwireConfig", "Operations",
+                "PostwireConfig", "Operations", "LoadGen",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

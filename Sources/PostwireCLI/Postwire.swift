@@ -6,7 +6,10 @@ struct Postwire: AsyncParsableCommand {
         commandName: "postwire",
         abstract:
             "Operate a Postwire cluster: migrate, watch its status, report rates, export suppressions, apply retention, send test webhooks, replay dead letters, make keys.",
-        subcommands: [Migrate.self, Status.self, Stats.self, Suppressions.self, Retention.self, SendTest.self, Replay.self, Keygen.self]
+        subcommands: [
+            Migrate.self, Status.self, Stats.self, Suppressions.self, Retention.self, SendTest.self, LoadGenCommand.self, Replay.self,
+            Keygen.self,
+        ]
     )
 }
 

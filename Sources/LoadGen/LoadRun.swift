@@ -1,0 +1,122 @@
+import Foundation
+import Histogram
+import NIOConcurrencyHelpers
+
+/// How hard and how long to push.
+public struct LoadShape: Sendable {
+    /// Connections, each sending one request at a time.
+    public var concurrency: Int
+    /// Requests per second across all connections; 0 = as fast as the ingress answers.
+    public var rate: Double
+    /// Stop after this long …
+    public var duration: Duration?
+    /// … or after this many requests (whichever comes first).
+    public var count: Int?
+
+    public init(concurrency: Int, rate: Double = 0, duration: Duration? = nil, count: Int? = nil) {
+        self.concurrency = max(1, concurrency)
+        self.rate = rate
+        self.duration = duration
+        self.count = count
+    }
+}
+
+/// What a run did.
+public struct LoadReport: Sendable {
+    public var requests = 0
+    /// Events in requests answered 2xx (what the ingress accepted).
+    public var eventsAccepted = 0
+    public var statuses: [Int: Int] = [:]
+    /// Requests answered other than expected: 2xx for a forged one, non-2xx for a good one.
+    public var unexpected = 0
+    public var transportErrors = 0
+    public var elapsed: Duration = .zero
+    /// Request latency in microseconds.
+    public var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+
+    public var seconds: Double { Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18 }
+    public var requestsPerSecond: Double { seconds > 0 ? Double(requests) / seconds : 0 }
+    public var eventsPerSecond: Double { seconds > 0 ? Double(eventsAccepted) / seconds : 0 }
+
+    /// Adds another report's counts (and, with `latency`, its histogram: costly, so once per worker).
+    mutating func merge(_ other: LoadReport, latency withLatency: Bool = true) {
+        requests += other.requests
+        eventsAccepted += other.eventsAccepted
+        unexpected += other.unexpected
+        transportErrors += other.transportErrors
+        for (status, count) in other.statuses { statuses[status, default: 0] += count }
+        if withLatency { latency.add(other.latency) }
+    }
+}
+
+/// Runs the load: `shape.concurrency` connections, each generating and sending its own requests.
+public enum LoadRun {
+    /// `progress` is called about once a second with the totals so far.
+    public static func run(
+        host: String, port: Int, plan: TrafficPlan, shape: LoadShape, progress: @escaping @Sendable (LoadReport) -> Void = { _ in }
+    ) async throws -> LoadReport {
+        let start = ContinuousClock.now
+        let deadline = shape.duration.map { start + $0 }
+        let issued = NIOLockedValueBox(0)
+        let live = NIOLockedValueBox(LoadReport())
+        let run = "load-\(UUID().uuidString.prefix(8).lowercased())"
+        // With a rate, request n is due at start + n / rate: connections take turns by ticket.
+        func ticket() -> Int? {
+            issued.withLockedValue { count in
+                if let limit = shape.count, count >= limit { return nil }
+                count += 1
+                return count - 1
+            }
+        }
+        let reporter = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                var snapshot = live.withLockedValue { $0 }
+                snapshot.elapsed = .now - start
+                progress(snapshot)
+            }
+        }
+        defer { reporter.cancel() }
+        var report = try await withThrowingTaskGroup(of: LoadReport.self) { group in
+            for worker in 0..<shape.concurrency {
+                group.addTask {
+                    var generator = TrafficGenerator(plan: plan, run: "\(run)-\(worker)")
+                    var own = LoadReport()
+                    try await HTTPConnection.with(host: host, port: port) { connection in
+                        while let n = ticket() {
+                            if let deadline, ContinuousClock.now >= deadline { break }
+                            if shape.rate > 0 {
+                                let due = start + .milliseconds(Int64(Double(n) * 1000 / shape.rate))
+                                if due > .now { try await Task.sleep(until: due) }
+                            }
+                            let request = generator.next()
+                            let sent = ContinuousClock.now
+                            var tally = LoadReport()
+                            do {
+                                let status = try await connection.post(path: request.path, headers: request.headers, body: request.body)
+                                tally.statuses[status] = 1
+                                let ok = (200..<300).contains(status)
+                                if ok { tally.eventsAccepted = request.events }
+                                if ok == request.bad { tally.unexpected = 1 }
+                            } catch {
+                                tally.transportErrors = 1
+                                throw error
+                            }
+                            tally.requests = 1
+                            let micros = (ContinuousClock.now - sent).components
+                            _ = own.latency.record(UInt64(micros.seconds) * 1_000_000 + UInt64(micros.attoseconds / 1_000_000_000_000))
+                            own.merge(tally, latency: false)
+                            live.withLockedValue { $0.merge(tally, latency: false) }
+                        }
+                    }
+                    return own
+                }
+            }
+            var total = LoadReport()
+            for try await part in group { total.merge(part) }
+            return total
+        }
+        report.elapsed = .now - start
+        return report
+    }
+}
