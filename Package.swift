@@ -163,6 +163,12 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "BareRoute",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/BareRoute",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "BatchWrite",
             dependencies: [
                 "EmailEvents", "EventStore", .product(name: "PostgresNIO", package: "postgres-nio"),

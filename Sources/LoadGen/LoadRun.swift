@@ -12,12 +12,16 @@ public struct LoadShape: Sendable {
     public var duration: Duration?
     /// … or after this many requests (whichever comes first).
     public var count: Int?
+    /// Requests made and signed before the clock starts (spread over the connections), so that
+    /// generating them does not count against the server; more are made on the fly if needed.
+    public var prepared: Int
 
-    public init(concurrency: Int, rate: Double = 0, duration: Duration? = nil, count: Int? = nil) {
+    public init(concurrency: Int, rate: Double = 0, duration: Duration? = nil, count: Int? = nil, prepared: Int = 0) {
         self.concurrency = max(1, concurrency)
         self.rate = rate
         self.duration = duration
         self.count = count
+        self.prepared = max(0, prepared)
     }
 }
 
@@ -55,11 +59,14 @@ public enum LoadRun {
     public static func run(
         host: String, port: Int, plan: TrafficPlan, shape: LoadShape, progress: @escaping @Sendable (LoadReport) -> Void = { _ in }
     ) async throws -> LoadReport {
+        let run = "load-\(UUID().uuidString.prefix(8).lowercased())"
+        var generators = (0..<shape.concurrency).map { TrafficGenerator(plan: plan, run: "\(run)-\($0)") }
+        let perWorker = (shape.prepared + shape.concurrency - 1) / shape.concurrency
+        let prepared = (0..<shape.concurrency).map { worker in (0..<perWorker).map { _ in generators[worker].next() } }
         let start = ContinuousClock.now
         let deadline = shape.duration.map { start + $0 }
         let issued = NIOLockedValueBox(0)
         let live = NIOLockedValueBox(LoadReport())
-        let run = "load-\(UUID().uuidString.prefix(8).lowercased())"
         // With a rate, request n is due at start + n / rate: connections take turns by ticket.
         func ticket() -> Int? {
             issued.withLockedValue { count in
@@ -79,9 +86,11 @@ public enum LoadRun {
         defer { reporter.cancel() }
         var report = try await withThrowingTaskGroup(of: LoadReport.self) { group in
             for worker in 0..<shape.concurrency {
+                var generator = generators[worker]
+                let ready = prepared[worker]
                 group.addTask {
-                    var generator = TrafficGenerator(plan: plan, run: "\(run)-\(worker)")
                     var own = LoadReport()
+                    var next = ready.makeIterator()
                     try await HTTPConnection.with(host: host, port: port) { connection in
                         while let n = ticket() {
                             if let deadline, ContinuousClock.now >= deadline { break }
@@ -89,7 +98,7 @@ public enum LoadRun {
                                 let due = start + .milliseconds(Int64(Double(n) * 1000 / shape.rate))
                                 if due > .now { try await Task.sleep(until: due) }
                             }
-                            let request = generator.next()
+                            let request = next.next() ?? generator.next()
                             let sent = ContinuousClock.now
                             var tally = LoadReport()
                             do {

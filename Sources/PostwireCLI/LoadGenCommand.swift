@@ -48,6 +48,9 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Option(help: "Share of forged requests, 0…1.")
     var bad: Double = 0.01
 
+    @Option(help: "Requests to make and sign before the clock starts (benchmarks: so the generator is not what is measured).")
+    var prepare = 0
+
     func validate() throws {
         guard (0...1).contains(duplicates), (0...1).contains(bad) else { throw ValidationError("--duplicates and --bad are shares, 0…1") }
         guard concurrency >= 1, batch >= 1, rate >= 0 else { throw ValidationError("--concurrency and --batch must be at least 1") }
@@ -83,7 +86,7 @@ struct LoadGenCommand: AsyncParsableCommand {
             mix: weights, batchSize: batch, duplicateShare: duplicates, badShare: bad, mailgunKey: mailgunKey, sendgridKey: sendgridKey)
         let shape = LoadShape(
             concurrency: concurrency, rate: rate, duration: (duration ?? (count == nil ? 10 : nil)).map { .milliseconds(Int64($0 * 1000)) },
-            count: count)
+            count: count, prepared: prepare)
         let terminal = isatty(STDERR_FILENO) != 0
         let report = try await LoadRun.run(host: host, port: target.port ?? 80, plan: plan, shape: shape) { live in
             guard terminal else { return }
