@@ -11,6 +11,14 @@ public struct Suppression: Sendable, Equatable {
     public var eventKey: String
     public var detail: String?
     public var liftedAt: Date?
+
+    /// The columns both queries select, in order.
+    typealias Row = (String, String, Date, String, String, String, String?, Date?)
+    static let columns = "address, reason, suppressed_at, provider, source, event_key, detail, lifted_at"
+
+    init(_ row: Row) {
+        (address, reason, suppressedAt, provider, source, eventKey, detail, liftedAt) = row
+    }
 }
 
 /// One row of `postwire stats`: the counts of `daily_counts` summed over a period and grouped by
@@ -50,16 +58,11 @@ extension EventStore {
         do {
             let rows = try await client.query(
                 """
-                SELECT address, reason, suppressed_at, provider, source, event_key, detail, lifted_at FROM suppressions
+                SELECT \(unescaped: Suppression.columns) FROM suppressions
                 WHERE (\(includeLifted) OR lifted_at IS NULL) AND (\(reason)::text IS NULL OR reason = \(reason))
                 ORDER BY address
                 """, logger: logger)
-            for try await row in rows.decode((String, String, Date, String, String, String, String?, Date?).self) {
-                try each(
-                    Suppression(
-                        address: row.0, reason: row.1, suppressedAt: row.2, provider: row.3, source: row.4, eventKey: row.5, detail: row.6,
-                        liftedAt: row.7))
-            }
+            for try await row in rows.decode(Suppression.Row.self) { try each(Suppression(row)) }
         } catch {
             throw EventStoreError.from(error)
         }
@@ -71,14 +74,10 @@ extension EventStore {
         do {
             let rows = try await client.query(
                 """
-                SELECT address, reason, suppressed_at, provider, source, event_key, detail, lifted_at FROM suppressions
+                SELECT \(unescaped: Suppression.columns) FROM suppressions
                 WHERE address = lower(\(address.trimmingCharacters(in: .whitespaces)))
                 """, logger: logger)
-            for try await row in rows.decode((String, String, Date, String, String, String, String?, Date?).self) {
-                found = Suppression(
-                    address: row.0, reason: row.1, suppressedAt: row.2, provider: row.3, source: row.4, eventKey: row.5, detail: row.6,
-                    liftedAt: row.7)
-            }
+            for try await row in rows.decode(Suppression.Row.self) { found = Suppression(row) }
         } catch {
             throw EventStoreError.from(error)
         }

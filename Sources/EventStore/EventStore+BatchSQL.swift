@@ -13,7 +13,7 @@ extension EventStore {
         """
 
     /// Event keys first: only events whose key is new are stored, and remembered in `batch_new`
-    /// (recipients in lower case).
+    /// (recipients in lower case). Answers how many were new.
     static func insertNew(_ c: BatchColumns) -> PostgresQuery {
         """
         WITH input AS (
@@ -57,8 +57,10 @@ extension EventStore {
             RETURNING provider, event_key, source, event_type, occurred_at, received_at, message_id,
                       lower(recipient), recipient_domain, sender_domain, campaign, bounce_class, is_machine_open,
                       coalesce(description, mta_response)
+        ), remembered AS (
+            INSERT INTO batch_new SELECT * FROM inserted RETURNING 1
         )
-        INSERT INTO batch_new SELECT * FROM inserted
+        SELECT count(*)::int8 FROM remembered
         """
     }
 

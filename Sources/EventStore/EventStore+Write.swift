@@ -40,24 +40,18 @@ extension EventStore {
         do {
             return try await transaction { connection in
                 try await run(Self.createBatchTable, on: connection)
-                try await run(Self.insertNew(columns), on: connection)
                 var stored = 0
-                try Self.ensureOpen(connection)
-                for try await count in try await connection.query("SELECT count(*)::int8 FROM batch_new", logger: logger).decode(Int64.self)
-                {
-                    stored = Int(count)
-                }
+                for try await count in try await rows(Self.insertNew(columns), on: connection).decode(Int64.self) { stored = Int(count) }
                 if stored > 0 {
                     for statement in Self.derive(policy) { try await run(statement, on: connection) }
                 }
                 try await run(Self.processingStats(received: events.count), on: connection)
                 var alerts: [RaisedAlert] = []
                 if stored > 0 {
-                    try Self.ensureOpen(connection)
-                    let rows = try await connection.query(Self.alerts(policy), logger: logger)
-                    for try await (kind, domain, rate, threshold, numerator, denominator) in rows.decode(
-                        (String, String, Double, Double, Int64, Int64).self)
-                    {
+                    for try await (kind, domain, rate, threshold, numerator, denominator) in try await rows(
+                        Self.alerts(policy), on: connection
+                    )
+                    .decode((String, String, Double, Double, Int64, Int64).self) {
                         alerts.append(
                             RaisedAlert(
                                 kind: kind, senderDomain: domain, rate: rate, threshold: threshold, numerator: numerator,
@@ -84,18 +78,19 @@ extension EventStore {
         }
     }
 
+    /// Every statement of the transaction goes through here. PostgresNIO 1.33 never answers a
+    /// query written to a connection the server has already closed (the write is sent with no
+    /// promise), so none is started on one: PostgreSQL stopping mid-batch would leave the worker
+    /// waiting forever.
+    func rows(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> PostgresRowSequence {
+        if connection.isClosed { throw EventStoreError(.unavailable, "the connection to PostgreSQL closed") }
+        return try await connection.query(query, logger: logger)
+    }
+
     /// Runs a statement and reads its rows to the end: a connection does not take its next query
     /// while rows of the last one wait to be read (and waits forever once they fill its buffer).
     func run(_ query: PostgresQuery, on connection: PostgresConnection) async throws {
-        try Self.ensureOpen(connection)
-        for try await _ in try await connection.query(query, logger: logger) {}
-    }
-
-    /// PostgresNIO 1.33 never answers a query written to a connection the server has already
-    /// closed (the write is sent with no promise), so a statement of a transaction must not be
-    /// started on one: PostgreSQL stopping mid-batch would leave the worker waiting forever.
-    static func ensureOpen(_ connection: PostgresConnection) throws {
-        if connection.isClosed { throw EventStoreError(.unavailable, "the connection to PostgreSQL closed") }
+        for try await _ in try await rows(query, on: connection) {}
     }
 
     /// BEGIN … COMMIT on one connection, ROLLBACK on error (when the connection is still there);

@@ -116,7 +116,8 @@ struct WebhookRoutes: Sendable {
         let webhook = WebhookRequest(
             method: request.method.rawValue,
             url: Self.externalURL(request),
-            headers: Dictionary(request.headers.map { ($0.name.canonicalName, $0.value) }, uniquingKeysWith: { _, last in last }),
+            // Canonical field names are lower case: no second pass to lower-case them.
+            lowercasedHeaders: Dictionary(request.headers.map { ($0.name.canonicalName, $0.value) }, uniquingKeysWith: { _, last in last }),
             body: Array(buffer: body),
             receivedAt: Date()
         )

@@ -116,7 +116,7 @@ enum StatsFormatter {
                     }
                     + [row.deliveryRate, row.bounceRate, row.complaintRate, row.uniqueOpenRate, row.uniqueClickRate].map(percent)
             }
-            return table(header, body, numericFrom: dimensions.count) + (rows.isEmpty ? "(no events in this period)\n" : "")
+            return TextTable.render(header, body) + (rows.isEmpty ? "(no events in this period)\n" : "")
         }
     }
 
@@ -132,14 +132,4 @@ enum StatsFormatter {
         rate.map { String(format: "%.2f", $0 * 100) } ?? "-"
     }
 
-    static func table(_ header: [String], _ rows: [[String]], numericFrom: Int) -> String {
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { column, cell in
-                let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return column < numericFrom ? cell + pad : pad + cell
-            }.joined(separator: "  ") + "\n"
-        }
-        return line(header) + rows.map(line).joined()
-    }
 }

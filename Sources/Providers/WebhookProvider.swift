@@ -62,6 +62,8 @@ public protocol WebhookProvider: Sendable {
 
 extension WebhookProvider {
     public var refusalStatus: Int? { nil }
+    /// Most ESPs sign no timestamp (or their docs give no window): no replay window by default.
+    public var defaultReplayWindow: Int { 0 }
 }
 
 /// The providers that are implemented, by ``Provider``.

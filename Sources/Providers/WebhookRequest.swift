@@ -11,9 +11,18 @@ public struct WebhookRequest: Sendable {
     public var receivedAt: Date
 
     public init(method: String = "POST", url: String = "", headers: [String: String], body: [UInt8], receivedAt: Date) {
+        self.init(
+            method: method, url: url,
+            lowercasedHeaders: Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { _, last in last }),
+            body: body, receivedAt: receivedAt)
+    }
+
+    /// For callers whose header names are lower case already (the ingress: HTTP field names in
+    /// canonical form), so the request path builds the dictionary once.
+    public init(method: String = "POST", url: String = "", lowercasedHeaders: [String: String], body: [UInt8], receivedAt: Date) {
         self.method = method
         self.url = url
-        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { _, last in last })
+        self.headers = lowercasedHeaders
         self.body = body
         self.receivedAt = receivedAt
     }

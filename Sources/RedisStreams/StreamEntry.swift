@@ -60,3 +60,11 @@ public struct AutoClaimResult: Sendable {
     /// them from the PEL: those events are lost to consumers, so callers should alert on them.
     public var deletedIds: [String]
 }
+
+extension StreamEntry {
+    /// The time part of a stream id, in Unix milliseconds (`1700000000000-3` → 1700000000000): when
+    /// the entry was appended.
+    public static func milliseconds(ofId id: String) -> Int64? {
+        id.split(separator: "-", maxSplits: 1).first.flatMap { Int64($0) }
+    }
+}

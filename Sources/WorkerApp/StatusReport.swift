@@ -35,7 +35,7 @@ public struct StatusReport: Sendable {
             report.streams.append((stream, try await redis.xlen(stream)))
             for group in try await redis.groups(stream) {
                 let summary = try await redis.pendingSummary(stream, group: group.name)
-                let oldest = summary.smallestId.flatMap { $0.split(separator: "-").first }.flatMap { Int64($0) }
+                let oldest = summary.smallestId.flatMap(StreamEntry.milliseconds(ofId:))
                 report.groups.append(
                     Group(
                         stream: stream, name: group.name, pending: group.pending, lag: group.lag,
@@ -58,7 +58,7 @@ public struct StatusReport: Sendable {
     /// A plain-text table for a terminal.
     public func render() -> String {
         var out = "Postwire status at \(Self.timestamp(time))\n\n"
-        out += Self.table(
+        out += TextTable.render(
             ["STREAM", "LENGTH", "GROUP", "PENDING", "LAG", "OLDEST PENDING"],
             streams.flatMap { stream -> [[String]] in
                 let own = groups.filter { $0.stream == stream.name }
@@ -73,12 +73,12 @@ public struct StatusReport: Sendable {
         let consumers = groups.flatMap { group in group.consumers.map { (group.stream, $0) } }
         if !consumers.isEmpty {
             out += "\n"
-            out += Self.table(
+            out += TextTable.render(
                 ["CONSUMER", "STREAM", "PENDING", "IDLE"],
                 consumers.map { [$0.1.name, $0.0, Self.number(Int($0.1.pending)), Self.age(Double($0.1.idleMilliseconds) / 1000)] })
         }
         out += "\n"
-        out += Self.table(
+        out += TextTable.render(
             ["HELD ASIDE", "STREAM", "ENTRIES"],
             [
                 ["dead letters", deadLetters.name, Self.number(deadLetters.length)],
@@ -94,18 +94,6 @@ public struct StatusReport: Sendable {
             out += "stored in the last hour: unknown (\(storeError ?? "no database configured"))\n"
         }
         return out
-    }
-
-    static func table(_ header: [String], _ rows: [[String]]) -> String {
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { column, cell in
-                // Names left, numbers right.
-                let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return column == 0 || Double(cell.replacingOccurrences(of: ",", with: "")) == nil ? cell + pad : pad + cell
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
-        }
-        return line(header) + rows.map(line).joined()
     }
 
     static func number(_ value: Int) -> String {

@@ -29,7 +29,7 @@ struct StreamGauges: Sendable {
                     Gauge(label: "postwire_stream_lag", dimensions: dimensions, factory: factory).record(lag)
                 }
                 let oldest = try await redis.pendingSummary(stream, group: group.name).smallestId
-                let age = oldest.flatMap { $0.split(separator: "-").first }.flatMap { Int64($0) }.map { max(0, nowMilliseconds - $0) } ?? 0
+                let age = oldest.flatMap(StreamEntry.milliseconds(ofId:)).map { max(0, nowMilliseconds - $0) } ?? 0
                 Gauge(label: "postwire_stream_oldest_pending_seconds", dimensions: dimensions, factory: factory)
                     .record(Double(age) / 1000)
             }

@@ -103,6 +103,16 @@ import WorkerApp
             let processing = try await Self.processingTotals(store)
             #expect(processing == [Int64(deliveries.count), Int64(distinct), Int64(deliveries.count - distinct), Int64(distinct)])
 
+            // The processing_stats view: delay percentiles from the histogram, in order, for every hour.
+            var percentileRows = 0
+            for try await (p50, p95, p99) in try await store.client.query(
+                "SELECT delay_p50_ms, delay_p95_ms, delay_p99_ms FROM processing_stats", logger: TestEnvironment.logger
+            ).decode((Int64?, Int64?, Int64?).self) {
+                percentileRows += 1
+                #expect(p50 != nil && p50! <= p95! && p95! <= p99!, "percentiles \(String(describing: (p50, p95, p99)))")
+            }
+            #expect(percentileRows > 0)
+
             // Alerts: the complaining and the bouncing domain, never the clean one; each row consistent.
             let alerts = try await Self.alerts(store)
             #expect(alerts.contains { $0.kind == "complaint_rate" && $0.domain == "spammy.test" })

@@ -11,8 +11,6 @@ public struct CredentialedJSONProvider: WebhookProvider {
     let name: String
     let normalize: Normalizer
 
-    public var defaultReplayWindow: Int { 0 }
-
     public static let postmark = CredentialedJSONProvider(provider: .postmark, name: "Postmark", normalize: PostmarkNormalizer.normalize)
     public static let brevo = CredentialedJSONProvider(provider: .brevo, name: "Brevo", normalize: BrevoNormalizer.normalize)
     public static let mailjet = CredentialedJSONProvider(provider: .mailjet, name: "Mailjet", normalize: MailjetNormalizer.normalize)

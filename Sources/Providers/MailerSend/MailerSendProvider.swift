@@ -7,7 +7,6 @@ import Foundation
 /// raw bytes can be verified.
 public struct MailerSendProvider: WebhookProvider {
     public var provider: Provider { .mailersend }
-    public var defaultReplayWindow: Int { 0 }
 
     public init() {}
 

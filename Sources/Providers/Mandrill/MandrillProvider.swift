@@ -8,7 +8,6 @@ import Foundation
 /// configured per source (`url`) rather than rebuilt from proxied request data.
 public struct MandrillProvider: WebhookProvider {
     public var provider: Provider { .mandrill }
-    public var defaultReplayWindow: Int { 0 }
 
     public init() {}
 

@@ -11,7 +11,6 @@ import X509
 /// SNS takes any 2xx–4xx as delivered, so a refusal is final; only a 5xx is retried.
 public struct SESProvider: WebhookProvider {
     public var provider: Provider { .ses }
-    public var defaultReplayWindow: Int { 0 }
     let certificates: any SNSCertificateSource
 
     public init(certificates: any SNSCertificateSource = NoSNSCertificates()) {

@@ -10,7 +10,6 @@ import Foundation
 /// batch cannot double-count: every event is deduplicated on `sg_event_id`.
 public struct SendGridProvider: WebhookProvider {
     public var provider: Provider { .sendgrid }
-    public var defaultReplayWindow: Int { 0 }
 
     public static let signatureHeader = "x-twilio-email-event-webhook-signature"
     public static let timestampHeader = "x-twilio-email-event-webhook-timestamp"

@@ -6,7 +6,6 @@ import Foundation
 /// event. Unsigned: basic auth or an OAuth2 bearer token.
 public struct SparkPostProvider: WebhookProvider {
     public var provider: Provider { .sparkpost }
-    public var defaultReplayWindow: Int { 0 }
 
     public init() {}
 
