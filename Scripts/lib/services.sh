@@ -40,7 +40,8 @@ as_postgres() {
 # A data directory the server's user can reach: .postwire/<name>/pg, or, when a parent of the
 # checkout is closed to that user, a directory under /var/tmp named after the checkout.
 pg_data_dir() {
-    local name=$1 dir="$POSTWIRE_ROOT/.postwire/$name/pg"
+    local name=$1
+    local dir="$POSTWIRE_ROOT/.postwire/$name/pg"
     mkdir -p "$POSTWIRE_ROOT/.postwire/$name"
     if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$POSTWIRE_ROOT/.postwire/$name"; then
         dir="/var/tmp/postwire-$(echo "$POSTWIRE_ROOT" | md5sum | cut -c1-8)-$name/pg"

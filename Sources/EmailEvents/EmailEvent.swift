@@ -80,7 +80,7 @@ public struct EmailEvent: Sendable, Equatable, Codable {
 
     /// `"Alice <Alice@Example.COM>"` → (`alice@example.com`, `example.com`).
     static func normalizedAddress(_ address: String?) -> (String?, String?) {
-        guard var text = address?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+        guard var text = address?.trimmed, !text.isEmpty else {
             return (nil, nil)
         }
         if let open = text.lastIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close {

@@ -26,9 +26,10 @@ extension EventStore {
     ///    events whose key was new go on, into `email_events` and into the session's `batch_new`
     ///    table. A redelivered or replayed event stops here, so it changes no analytic table.
     /// 2. From `batch_new`, set-based and in key order (so concurrent batches wait for each other
-    ///    rather than deadlock): hourly counts, message timelines and unique opens and clicks,
-    ///    recipient engagement, suppressions (including the soft-bounce rule and re-subscribes),
-    ///    processing statistics, and alerts.
+    ///    rather than deadlock): message timelines and unique opens and clicks, recipient
+    ///    engagement, suppressions (including the soft-bounce rule and re-subscribes), then the
+    ///    counters all batches share (hourly, unique and domain counts, processing statistics),
+    ///    and alerts.
     ///
     /// Every statement touches only the rows of this batch's events through indexes, so its cost
     /// does not grow with the tables. Columns travel as arrays (`unnest`): a 1,000-event batch is
@@ -39,7 +40,7 @@ extension EventStore {
         let columns = BatchColumns(events)
         do {
             return try await transaction { connection in
-                try await run(Self.createBatchTable, on: connection)
+                for statement in Self.createBatchTables { try await run(statement, on: connection) }
                 var stored = 0
                 for try await count in try await rows(Self.insertNew(columns), on: connection).decode(Int64.self) { stored = Int(count) }
                 if stored > 0 {

@@ -1,3 +1,4 @@
+import EmailEvents
 import Foundation
 
 /// What a provider sees of one HTTP request: the exact body bytes, never a re-encoding.
@@ -30,7 +31,7 @@ public struct WebhookRequest: Sendable {
     /// The media type without parameters, lower-cased (`application/json`).
     public var mediaType: String? {
         headers["content-type"].map {
-            $0.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            $0.split(separator: ";", maxSplits: 1).first.map { $0.trimmed.lowercased() } ?? ""
         }
     }
 }

@@ -37,6 +37,21 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(request.buffer), promise: promise)
     }
 
+    /// Flushes once per event-loop turn rather than once per request: concurrent callers' writes
+    /// arrive as separate tasks on the loop, and whatever is queued by the time the scheduled
+    /// flush runs leaves in one `writev`, a true pipeline.
+    private var flushScheduled = false
+
+    func flush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loop = context.eventLoop.assumeIsolated()
+        loop.execute {
+            self.flushScheduled = false
+            context.flush()
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         do throws(HiredisReader.ProtocolError) {

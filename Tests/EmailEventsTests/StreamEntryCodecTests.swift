@@ -38,6 +38,40 @@ import Testing
         #expect(try StreamEntryCodec.decode(fields) == event)
     }
 
+    /// The ingress writes entries by hand (EventJSON); the worker reads them with JSONDecoder. The
+    /// hand-written JSON must be, as JSON, what the synthesized Codable conformance writes.
+    @Test(arguments: [
+        fullEvent(),
+        EmailEvent(
+            provider: .sendgrid, source: "default", type: .opened, espEvent: "open", eventKey: "k",
+            occurredAt: Date(unixMicroseconds: -1), receivedAt: Date(unixMicroseconds: 0), raw: []),
+        {
+            var event = fullEvent()
+            event.description = "quote \" backslash \\ newline \n tab \t bell \u{7} nul \u{0} del \u{7F} é 😀 \u{2028} </script>"
+            event.tags = ["", "a\"b", "\u{1F}"]
+            event.metadata = ["k\"ey": "v\\al", "": "", "ü": "\r"]
+            event.smtpCode = nil
+            event.isFirst = nil
+            return event
+        }(),
+    ])
+    func handWrittenJSONMatchesCodable(event: EmailEvent) throws {
+        var stripped = event
+        stripped.raw = []
+        let reference = try JSONSerialization.jsonObject(with: StreamEntryCodec.referenceEncoder.encode(stripped)) as? NSDictionary
+        let handWritten = try JSONSerialization.jsonObject(with: Data(EventJSON.encode(event))) as? NSDictionary
+        #expect(reference != nil)
+        #expect(handWritten == reference)
+        let fields = Dictionary(uniqueKeysWithValues: StreamEntryCodec.encode(event))
+        #expect(try StreamEntryCodec.decode(fields) == event)
+    }
+
+    @Test(arguments: ["", "   ", "abc", " a b ", "\n\t x \r\n", "\u{2028}é\u{A0}", "\u{3000}全角\u{3000}", "x\u{85}", "\u{200B}z"])
+    func trimmedMatchesFoundation(text: String) {
+        #expect(text.trimmed == text.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(text[...].trimmed == text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
     @Test func rawTravelsInItsOwnFieldByteExact() {
         let event = Self.fullEvent()
         let fields = Dictionary(uniqueKeysWithValues: StreamEntryCodec.encode(event))

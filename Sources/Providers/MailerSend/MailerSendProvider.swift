@@ -26,7 +26,7 @@ public struct MailerSendProvider: WebhookProvider {
     private func verify(_ request: WebhookRequest, credentials: SourceCredentials) throws(WebhookError) {
         if credentials.secrets.isEmpty && credentials.allowUnauthenticated { return }
         guard let signature = request.headers["signature"] else { throw WebhookError(.missingCredentials, "no Signature header") }
-        guard let mac = Hex.decode(signature.trimmingCharacters(in: .whitespaces)), mac.count == SHA256.byteCount else {
+        guard let mac = Hex.decode(signature.trimmed), mac.count == SHA256.byteCount else {
             throw WebhookError(.badSignature, "Signature is not a hex HMAC-SHA256")
         }
         let valid = credentials.secrets.contains { secret in

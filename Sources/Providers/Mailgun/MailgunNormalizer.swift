@@ -95,7 +95,7 @@ enum MailgunNormalizer {
 }
 
 func stripAngleBrackets(_ id: String) -> String {
-    var text = Substring(id.trimmingCharacters(in: .whitespaces))
+    var text = Substring(id.trimmed)
     if text.hasPrefix("<") { text = text.dropFirst() }
     if text.hasSuffix(">") { text = text.dropLast() }
     return String(text)

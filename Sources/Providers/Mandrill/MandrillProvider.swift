@@ -41,7 +41,7 @@ public struct MandrillProvider: WebhookProvider {
     private func verify(_ request: WebhookRequest, form: [(String, String)], credentials: SourceCredentials) throws(WebhookError) {
         if credentials.secrets.isEmpty && credentials.allowUnauthenticated { return }
         guard let header = request.headers["x-mandrill-signature"],
-            let mac = Data(base64Encoded: header.trimmingCharacters(in: .whitespaces))
+            let mac = Data(base64Encoded: header.trimmed)
         else { throw WebhookError(.missingCredentials, "no X-Mandrill-Signature header") }
         var signed = credentials.url ?? request.url
         for (key, value) in form.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }) {

@@ -50,7 +50,7 @@ public struct SendGridProvider: WebhookProvider {
         else {
             throw WebhookError(.missingCredentials, "missing X-Twilio-Email-Event-Webhook-Signature or -Timestamp")
         }
-        guard let der = Data(base64Encoded: signatureText.trimmingCharacters(in: .whitespaces)),
+        guard let der = Data(base64Encoded: signatureText.trimmed),
             let signature = try? P256.Signing.ECDSASignature(derRepresentation: der)
         else {
             throw WebhookError(.badSignature, "signature is not a base64 DER ECDSA signature")
@@ -58,7 +58,7 @@ public struct SendGridProvider: WebhookProvider {
         var signed = Data(timestamp.utf8)
         signed.append(contentsOf: request.body)
         let valid = credentials.secrets.contains { key in
-            guard let keyData = Data(base64Encoded: key.trimmingCharacters(in: .whitespaces)),
+            guard let keyData = Data(base64Encoded: key.trimmed),
                 let publicKey = try? P256.Signing.PublicKey(derRepresentation: keyData)
             else { return false }
             return publicKey.isValidSignature(signature, for: signed)

@@ -1,3 +1,4 @@
+import EmailEvents
 import Foundation
 
 /// Authentication for ESPs that do not sign their webhooks (Postmark, SparkPost, Brevo, Mailjet):
@@ -8,13 +9,13 @@ import Foundation
 enum HTTPCredentials {
     static func verify(_ request: WebhookRequest, credentials: SourceCredentials) throws(WebhookError) {
         if credentials.secrets.isEmpty && credentials.allowUnauthenticated { return }
-        guard let header = request.headers["authorization"]?.trimmingCharacters(in: .whitespaces), !header.isEmpty else {
+        guard let header = request.headers["authorization"]?.trimmed, !header.isEmpty else {
             throw WebhookError(.missingCredentials, "no Authorization header (configure basic auth or a bearer token at the ESP)")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2 else { throw WebhookError(.badSignature, "malformed Authorization header") }
         let scheme = parts[0].lowercased()
-        let value = parts[1].trimmingCharacters(in: .whitespaces)
+        let value = parts[1].trimmed
         let presented: [UInt8]
         switch scheme {
         case "basic":

@@ -6,7 +6,7 @@ import Foundation
 /// microsecond. Foundation's formatters reject some of these, and are slow.
 enum ISO8601 {
     static func parse(_ text: String) -> Date? {
-        let b = Array(text.trimmingCharacters(in: .whitespaces).utf8)
+        let b = Array(text.trimmed.utf8)
         guard b.count >= 19 else { return nil }
         func number(_ range: Range<Int>) -> Int? {
             var value = 0

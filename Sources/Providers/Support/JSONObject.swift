@@ -1,3 +1,4 @@
+import EmailEvents
 import Foundation
 
 /// A lenient read-only view of a parsed JSON object. ESPs send numbers as strings and strings as
@@ -32,7 +33,7 @@ struct JSONObject {
 
     /// A non-empty string, trimmed.
     func text(_ key: String) -> String? {
-        guard let value = string(key)?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+        guard let value = string(key)?.trimmed, !value.isEmpty else {
             return nil
         }
         return value
@@ -41,7 +42,7 @@ struct JSONObject {
     func double(_ key: String) -> Double? {
         switch storage[key] {
         case let number as NSNumber where !Self.isBool(number): number.doubleValue.isFinite ? number.doubleValue : nil
-        case let text as String: Double(text.trimmingCharacters(in: .whitespaces)).flatMap { $0.isFinite ? $0 : nil }
+        case let text as String: Double(text.trimmed).flatMap { $0.isFinite ? $0 : nil }
         default: nil
         }
     }

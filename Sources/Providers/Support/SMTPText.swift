@@ -1,10 +1,11 @@
+import EmailEvents
 import Foundation
 
 enum SMTPText {
     /// The reply code of an SMTP diagnostic as ESPs write it: `550 5.1.1 …`, `smtp;550 …`
     /// (DSN Diagnostic-Code style), `sent (250 2.0.0 OK …)` (Mailjet).
     static func code(in text: String) -> Int? {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var rest = Substring(text.trimmed)
         for prefix in ["smtp;", "sent ("] where rest.lowercased().hasPrefix(prefix) {
             rest = rest.dropFirst(prefix.count).drop { $0 == " " }
         }
