@@ -4,8 +4,9 @@ import PostgresNIO
 /// All but the first read the events new in this batch from `batch_new`, a temporary table of the
 /// session that empties at every commit.
 extension EventStore {
-    /// `batch_new` holds the batch's new events; `batch_unique_deltas` the unique open and click
-    /// changes, kept until the shared counters are updated at the end.
+    /// `batch_new` holds the batch's new events; `batch_created` the message rows this batch
+    /// made; `batch_unique_deltas` the unique open and click changes, kept until the shared
+    /// counters are updated at the end.
     static let createBatchTables: [PostgresQuery] = [
         """
         CREATE TEMP TABLE IF NOT EXISTS batch_new (
@@ -14,6 +15,7 @@ extension EventStore {
             campaign text, bounce_class text, is_machine_open boolean, detail text
         ) ON COMMIT DELETE ROWS
         """,
+        "CREATE TEMP TABLE IF NOT EXISTS batch_created (provider text, message_id text, recipient text) ON COMMIT DELETE ROWS",
         """
         CREATE TEMP TABLE IF NOT EXISTS batch_unique_deltas (
             hour timestamptz, provider text, source text, kind text, sender_domain text, recipient_domain text,
@@ -79,11 +81,11 @@ extension EventStore {
     /// The counters every batch shares (hourly, unique and per-domain counts, then the processing
     /// statistics) come last. A batch holds the locks of the rows it updated until it commits, and
     /// those rows are the same for most batches of an hour: updated first, they made concurrent
-    /// batches wait for each other's whole transaction (measured: 110 ms of a 130 ms batch was that
-    /// wait with two workers); updated last, only for the tail and the commit.
+    /// batches wait for each other's whole transaction (with two workers the first statement took
+    /// 110 ms a batch, nearly all of it waiting); updated last, only for the tail and the commit.
     static func derive(_ policy: AnalyticsPolicy) -> [PostgresQuery] {
         [
-            createMessageRows, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes,
+            insertMessages, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes,
             hourlyCounts, uniqueCounts, domainCounts,
         ]
     }
@@ -100,53 +102,96 @@ extension EventStore {
         DO UPDATE SET count = c.count + EXCLUDED.count
         """
 
-    /// A message's row takes its dimensions from its earliest event in the batch that creates it.
-    static let createMessageRows: PostgresQuery = """
-        INSERT INTO message_status (provider, message_id, recipient, source, sender_domain, recipient_domain, campaign)
-        SELECT DISTINCT ON (provider, message_id, recipient)
-               provider, message_id, recipient, source, coalesce(sender_domain, ''), coalesce(recipient_domain, ''),
-               coalesce(campaign, '')
-        FROM batch_new WHERE message_id IS NOT NULL AND recipient IS NOT NULL
-        ORDER BY provider, message_id, recipient, occurred_at
-        ON CONFLICT DO NOTHING
+    /// A message's numbers from this batch's events of it, one row per message and recipient.
+    /// `filter` leaves out messages (a `WHERE` condition on `batch_new`).
+    static func messageAggregates(where filter: String) -> String {
+        """
+        SELECT provider, message_id, recipient,
+               (array_agg(source ORDER BY occurred_at, event_key))[1] AS source,
+               (array_agg(coalesce(sender_domain, '') ORDER BY occurred_at, event_key))[1] AS sender_domain,
+               (array_agg(coalesce(recipient_domain, '') ORDER BY occurred_at, event_key))[1] AS recipient_domain,
+               (array_agg(coalesce(campaign, '') ORDER BY occurred_at, event_key))[1] AS campaign,
+               min(occurred_at) FILTER (WHERE event_type = 'queued') AS queued,
+               min(occurred_at) FILTER (WHERE event_type = 'sent') AS sent,
+               min(occurred_at) FILTER (WHERE event_type = 'delivered') AS delivered,
+               min(occurred_at) FILTER (WHERE event_type = 'deferred') AS deferred,
+               count(*) FILTER (WHERE event_type = 'deferred') AS deferrals,
+               min(occurred_at) FILTER (WHERE event_type = 'bounced') AS bounced,
+               (array_agg(bounce_class ORDER BY occurred_at) FILTER (WHERE event_type = 'bounced'))[1] AS bounce_class,
+               min(occurred_at) FILTER (WHERE event_type = 'rejected') AS rejected,
+               min(occurred_at) FILTER (WHERE event_type = 'failed') AS failed,
+               min(occurred_at) FILTER (WHERE event_type = 'opened') AS opened,
+               count(*) FILTER (WHERE event_type = 'opened') AS opens,
+               min(occurred_at) FILTER (WHERE event_type = 'clicked') AS clicked,
+               count(*) FILTER (WHERE event_type = 'clicked') AS clicks,
+               min(occurred_at) FILTER (WHERE event_type = 'complained') AS complained,
+               min(occurred_at) FILTER (WHERE event_type = 'unsubscribed') AS unsubscribed,
+               (array_agg(event_type ORDER BY occurred_at DESC, event_key DESC) FILTER (WHERE event_type <> 'unknown'))[1]
+                   AS latest_state,
+               max(occurred_at) FILTER (WHERE event_type <> 'unknown') AS latest_at,
+               count(*) AS events
+        FROM batch_new b
+        WHERE message_id IS NOT NULL AND recipient IS NOT NULL AND \(filter)
+        GROUP BY provider, message_id, recipient
+        """
+    }
+
+    /// Messages seen for the first time get their whole row in one insert, dimensions from their
+    /// earliest event, and count a unique open and click if they have one; they are remembered in
+    /// `batch_created` so the update below leaves them alone. (Inserting an empty row and then
+    /// updating it wrote every new message twice, and the update could not be HOT: a third of the
+    /// batch's time in the profile.) A message another batch is inserting at the same moment
+    /// conflicts, waits for that batch to commit, and is then updated like any existing one.
+    static let insertMessages: PostgresQuery = """
+        WITH agg AS (
+            \(unescaped: messageAggregates(where: "true"))
+        ), created AS (
+            INSERT INTO message_status (
+                provider, message_id, recipient, source, sender_domain, recipient_domain, campaign, queued_at, sent_at,
+                delivered_at, first_deferred_at, deferrals, bounced_at, bounce_class, rejected_at, failed_at,
+                first_opened_at, opens, first_clicked_at, clicks, complained_at, unsubscribed_at, latest_state,
+                latest_at, events)
+            SELECT provider, message_id, recipient, source, sender_domain, recipient_domain, campaign, queued, sent,
+                   delivered, deferred, deferrals, bounced, bounce_class, rejected, failed, opened, opens, clicked,
+                   clicks, complained, unsubscribed, latest_state, latest_at, events
+            FROM agg
+            ORDER BY provider, message_id, recipient
+            ON CONFLICT DO NOTHING
+            RETURNING provider, message_id, recipient, source, sender_domain, recipient_domain, campaign,
+                      first_opened_at, first_clicked_at
+        ), remembered AS (
+            INSERT INTO batch_created SELECT provider, message_id, recipient FROM created RETURNING 1
+        )
+        INSERT INTO batch_unique_deltas
+        SELECT date_trunc('hour', first_opened_at, 'UTC'), provider, source, 'open', sender_domain, recipient_domain, campaign, 1
+        FROM created WHERE first_opened_at IS NOT NULL
+        UNION ALL
+        SELECT date_trunc('hour', first_clicked_at, 'UTC'), provider, source, 'click', sender_domain, recipient_domain, campaign, 1
+        FROM created WHERE first_clicked_at IS NOT NULL
         """
 
-    /// Locks the batch's message rows in key order: the next statement reads their first open and
-    /// click to count unique ones, and no other batch may change them in between.
+    static let notCreated = """
+        NOT EXISTS (SELECT 1 FROM batch_created c
+                    WHERE c.provider = b.provider AND c.message_id = b.message_id AND c.recipient = b.recipient)
+        """
+
+    /// Locks the batch's existing message rows in key order: the next statement reads their first
+    /// open and click to count unique ones, and no other batch may change them in between.
     static let lockMessageRows: PostgresQuery = """
         SELECT 1 FROM message_status m
         WHERE (m.provider, m.message_id, m.recipient) IN
-              (SELECT provider, message_id, recipient FROM batch_new WHERE message_id IS NOT NULL AND recipient IS NOT NULL)
+              (SELECT provider, message_id, recipient FROM batch_new b
+               WHERE message_id IS NOT NULL AND recipient IS NOT NULL AND \(unescaped: notCreated))
         ORDER BY m.provider, m.message_id, m.recipient
         FOR UPDATE
         """
 
-    /// Timelines, and unique opens and clicks: a message's first open (click) counts once, in the
-    /// hour it happened; an earlier one arriving later moves the count to its hour.
+    /// Timelines, and unique opens and clicks, of messages that existed before this batch: a
+    /// message's first open (click) counts once, in the hour it happened; an earlier one arriving
+    /// later moves the count to its hour.
     static let updateMessages: PostgresQuery = """
         WITH agg AS (
-            SELECT provider, message_id, recipient,
-                   min(occurred_at) FILTER (WHERE event_type = 'queued') AS queued,
-                   min(occurred_at) FILTER (WHERE event_type = 'sent') AS sent,
-                   min(occurred_at) FILTER (WHERE event_type = 'delivered') AS delivered,
-                   min(occurred_at) FILTER (WHERE event_type = 'deferred') AS deferred,
-                   count(*) FILTER (WHERE event_type = 'deferred') AS deferrals,
-                   min(occurred_at) FILTER (WHERE event_type = 'bounced') AS bounced,
-                   (array_agg(bounce_class ORDER BY occurred_at) FILTER (WHERE event_type = 'bounced'))[1] AS bounce_class,
-                   min(occurred_at) FILTER (WHERE event_type = 'rejected') AS rejected,
-                   min(occurred_at) FILTER (WHERE event_type = 'failed') AS failed,
-                   min(occurred_at) FILTER (WHERE event_type = 'opened') AS opened,
-                   count(*) FILTER (WHERE event_type = 'opened') AS opens,
-                   min(occurred_at) FILTER (WHERE event_type = 'clicked') AS clicked,
-                   count(*) FILTER (WHERE event_type = 'clicked') AS clicks,
-                   min(occurred_at) FILTER (WHERE event_type = 'complained') AS complained,
-                   min(occurred_at) FILTER (WHERE event_type = 'unsubscribed') AS unsubscribed,
-                   (array_agg(event_type ORDER BY occurred_at DESC, event_key DESC) FILTER (WHERE event_type <> 'unknown'))[1]
-                       AS latest_state,
-                   max(occurred_at) FILTER (WHERE event_type <> 'unknown') AS latest_at,
-                   count(*) AS events
-            FROM batch_new WHERE message_id IS NOT NULL AND recipient IS NOT NULL
-            GROUP BY provider, message_id, recipient
+            \(unescaped: messageAggregates(where: notCreated))
         ), old AS (
             SELECT m.* FROM message_status m JOIN agg a USING (provider, message_id, recipient)
         ), deltas AS (

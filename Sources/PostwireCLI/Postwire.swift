@@ -1,4 +1,6 @@
 import ArgumentParser
+import NIOCore
+import NIOPosix
 
 @main
 struct Postwire: AsyncParsableCommand {
@@ -11,6 +13,13 @@ struct Postwire: AsyncParsableCommand {
             Keygen.self,
         ]
     )
+
+    /// Swift concurrency on NIO's event loops, as in the servers: `loadgen` then spends its share
+    /// of the cores on requests, not on thread hops. Must come before any task starts.
+    static func main() async {
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
 }
 
 struct ConfigOption: ParsableArguments {

@@ -85,7 +85,7 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     /// This worker's consumer name; empty means `<hostname>-<pid>`.
     public var consumer = ""
     /// Most entries read (and written to PostgreSQL) at once.
-    public var batchSize = 500
+    public var batchSize = 1000
     /// Batches one worker process works on at once, each in its own consumer lane (own Redis
     /// connection, own consumer name `<consumer>/<n>`), so reading the next batch overlaps committing
     /// the current one. At least one lane per stream shard. Keep it at most `postgres.maxConnections`.
