@@ -62,7 +62,22 @@ public enum LoadRun {
         let run = "load-\(UUID().uuidString.prefix(8).lowercased())"
         var generators = (0..<shape.concurrency).map { TrafficGenerator(plan: plan, run: "\(run)-\($0)") }
         let perWorker = (shape.prepared + shape.concurrency - 1) / shape.concurrency
-        let prepared = (0..<shape.concurrency).map { worker in (0..<perWorker).map { _ in generators[worker].next() } }
+        // Prepared on every core (signing dominates) by Dispatch, not child tasks: with Swift
+        // concurrency on NIO's event loops, children stay on their parent's loop. Each generator
+        // comes back advanced, so what it makes once the prepared requests run out continues its
+        // sequence.
+        let made = NIOLockedValueBox([(TrafficGenerator, [PlannedRequest])?](repeating: nil, count: shape.concurrency))
+        DispatchQueue.concurrentPerform(iterations: shape.concurrency) { [generators] worker in
+            var generator = generators[worker]
+            let requests = (0..<perWorker).map { _ in generator.next() }
+            made.withLockedValue { $0[worker] = (generator, requests) }
+        }
+        var prepared = Array(repeating: [PlannedRequest](), count: shape.concurrency)
+        for (worker, result) in made.withLockedValue({ $0 }).enumerated() {
+            guard let (generator, requests) = result else { continue }
+            generators[worker] = generator
+            prepared[worker] = requests
+        }
         let start = ContinuousClock.now
         let deadline = shape.duration.map { start + $0 }
         let issued = NIOLockedValueBox(0)
