@@ -71,7 +71,7 @@ struct TrafficGenerator {
             let key = bad || plan.sendgridKey == nil ? P256.Signing.PrivateKey() : plan.sendgridKey!
             webhook = SampleWebhooks.sendgrid(events, privateKey: key, signedAt: Date(), sortedKeys: false)
         default:
-            webhook = SampleWebhooks.mailgun(events[0], signingKey: bad ? "forged" : plan.mailgunKey, signedAt: Date())
+            webhook = SampleWebhooks.mailgun(events[0], signingKey: bad ? "forged" : plan.mailgunKey, signedAt: Date(), sortedKeys: false)
         }
         return PlannedRequest(path: "/webhooks/\(provider)", headers: webhook.headers, body: webhook.body, events: events.count, bad: bad)
     }

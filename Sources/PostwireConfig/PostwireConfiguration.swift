@@ -92,6 +92,11 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     public var concurrency = 2
     /// How long one read waits for new entries. Also bounds how long SIGTERM waits for a read.
     public var blockMilliseconds = 1000
+    /// After a batch smaller than `batchSize`, how long a lane waits before reading again, so that
+    /// under moderate load events gather into larger batches: a batch's transaction costs about
+    /// the same dozen statements whatever its size. Adds at most this much to the
+    /// receive-to-commit delay; 0 reads again at once.
+    public var lingerMilliseconds = 100
     /// Entries pending this long with any consumer are taken over (XAUTOCLAIM): the time after
     /// which a crashed worker's batch is retried elsewhere.
     public var claimMinIdleMilliseconds = 30_000

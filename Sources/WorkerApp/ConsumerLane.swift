@@ -58,8 +58,12 @@ struct ConsumerLane {
                 }
                 guard !held.isEmpty else { continue }
                 try await process(held)
+                let full = held.count >= settings.batchSize
                 held = []
                 backoff.reset()
+                // A short batch means the stream is drained: let the next one gather (see
+                // `lingerMilliseconds`) rather than pay a whole transaction for a few events.
+                if !full, settings.lingerMilliseconds > 0 { await pause(.milliseconds(settings.lingerMilliseconds)) }
             } catch {
                 let wait = backoff.next()
                 if held.isEmpty {

@@ -106,7 +106,7 @@ import Testing
     }
 
     @Test func redisDownAnswers503AndRecoversWithoutRestart() async throws {
-        let port = Int.random(in: 30_000..<40_000)
+        let port = TestEnvironment.freePort()
         let configuration = TestEnvironment.configuration(database: "unused", redisPort: port)
         try await Harness.withIngress(configuration, environment: Self.environment) { url in
             let down = SampleWebhooks.mailgun(Self.sample(), signingKey: Self.mailgunKey, signedAt: Date())
