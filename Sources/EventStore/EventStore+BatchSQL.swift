@@ -170,6 +170,7 @@ extension EventStore {
         FROM created WHERE first_clicked_at IS NOT NULL
         """
 
+    /// The `batch_new` row `b` is of a message this batch did not create.
     static let notCreated = """
         NOT EXISTS (SELECT 1 FROM batch_created c
                     WHERE c.provider = b.provider AND c.message_id = b.message_id AND c.recipient = b.recipient)

@@ -71,10 +71,10 @@ public enum LoadRun {
         let run = "load-\(UUID().uuidString.prefix(8).lowercased())"
         var generators = (0..<shape.concurrency).map { TrafficGenerator(plan: plan, run: "\(run)-\($0)") }
         let perWorker = (shape.prepared + shape.concurrency - 1) / shape.concurrency
-        // Prepared on every core (signing dominates) by Dispatch, not child tasks: with Swift
-        // concurrency on NIO's event loops, children stay on their parent's loop. Each generator
-        // comes back advanced, so what it makes once the prepared requests run out continues its
-        // sequence.
+        // Prepared on every core by Dispatch, not child tasks: with Swift concurrency on NIO's
+        // event loops, children stay on their parent's loop. (This blocks the calling loop until
+        // done; nothing else runs yet.) Each generator comes back advanced, so what it makes once
+        // the prepared requests run out continues its sequence.
         let made = NIOLockedValueBox([(TrafficGenerator, [PlannedRequest])?](repeating: nil, count: shape.concurrency))
         DispatchQueue.concurrentPerform(iterations: shape.concurrency) { [generators] worker in
             var generator = generators[worker]
