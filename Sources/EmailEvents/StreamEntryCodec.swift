@@ -52,17 +52,6 @@ public enum StreamEntryCodec {
         }
     }
 
-    /// What ``EventJSON`` writes by hand, through `Codable`: the tests compare the two.
-    static let referenceEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.unixMicroseconds)
-        }
-        encoder.outputFormatting = .sortedKeys
-        return encoder
-    }()
-
     // Made once: building a decoder per entry costs as much as decoding. Sendable, and keeps no
     // state between calls.
     private static let decoder: JSONDecoder = {

@@ -4,25 +4,27 @@ import PostgresNIO
 /// All but the first read the events new in this batch from `batch_new`, a temporary table of the
 /// session that empties at every commit.
 extension EventStore {
-    /// `batch_new` holds the batch's new events; `batch_created` the message rows this batch
-    /// made; `batch_unique_deltas` the unique open and click changes, kept until the shared
-    /// counters are updated at the end.
-    static let createBatchTables: [PostgresQuery] = [
+    /// The session's scratch tables, made by its first batch, in one round trip (and without the
+    /// notice `IF NOT EXISTS` sends for every existing table): `batch_new` holds the batch's new
+    /// events; `batch_created` the message rows this batch made; `batch_unique_deltas` the unique
+    /// open and click changes, kept until the shared counters are updated at the end. They are
+    /// made together in one transaction, so one tells for all three.
+    static let createBatchTables: PostgresQuery = """
+        DO $$ BEGIN
+            IF to_regclass('pg_temp.batch_new') IS NULL THEN
+                CREATE TEMP TABLE batch_new (
+                    provider text, event_key text, source text, event_type text, occurred_at timestamptz,
+                    received_at timestamptz, message_id text, recipient text, recipient_domain text,
+                    sender_domain text, campaign text, bounce_class text, is_machine_open boolean, detail text
+                ) ON COMMIT DELETE ROWS;
+                CREATE TEMP TABLE batch_created (provider text, message_id text, recipient text) ON COMMIT DELETE ROWS;
+                CREATE TEMP TABLE batch_unique_deltas (
+                    hour timestamptz, provider text, source text, kind text, sender_domain text,
+                    recipient_domain text, campaign text, delta bigint
+                ) ON COMMIT DELETE ROWS;
+            END IF;
+        END $$
         """
-        CREATE TEMP TABLE IF NOT EXISTS batch_new (
-            provider text, event_key text, source text, event_type text, occurred_at timestamptz,
-            received_at timestamptz, message_id text, recipient text, recipient_domain text, sender_domain text,
-            campaign text, bounce_class text, is_machine_open boolean, detail text
-        ) ON COMMIT DELETE ROWS
-        """,
-        "CREATE TEMP TABLE IF NOT EXISTS batch_created (provider text, message_id text, recipient text) ON COMMIT DELETE ROWS",
-        """
-        CREATE TEMP TABLE IF NOT EXISTS batch_unique_deltas (
-            hour timestamptz, provider text, source text, kind text, sender_domain text, recipient_domain text,
-            campaign text, delta bigint
-        ) ON COMMIT DELETE ROWS
-        """,
-    ]
 
     /// Event keys first: only events whose key is new are stored, and remembered in `batch_new`
     /// (recipients in lower case). Answers how many were new.
@@ -163,11 +165,9 @@ extension EventStore {
             INSERT INTO batch_created SELECT provider, message_id, recipient FROM created RETURNING 1
         )
         INSERT INTO batch_unique_deltas
-        SELECT date_trunc('hour', first_opened_at, 'UTC'), provider, source, 'open', sender_domain, recipient_domain, campaign, 1
-        FROM created WHERE first_opened_at IS NOT NULL
-        UNION ALL
-        SELECT date_trunc('hour', first_clicked_at, 'UTC'), provider, source, 'click', sender_domain, recipient_domain, campaign, 1
-        FROM created WHERE first_clicked_at IS NOT NULL
+        SELECT date_trunc('hour', f.at, 'UTC'), c.provider, c.source, f.kind, c.sender_domain, c.recipient_domain, c.campaign, 1
+        FROM created c CROSS JOIN LATERAL (VALUES ('open', c.first_opened_at), ('click', c.first_clicked_at)) AS f(kind, at)
+        WHERE f.at IS NOT NULL
         """
 
     /// The `batch_new` row `b` is of a message this batch did not create.
@@ -193,26 +193,22 @@ extension EventStore {
     static let updateMessages: PostgresQuery = """
         WITH agg AS (
             \(unescaped: messageAggregates(where: notCreated))
-        ), old AS (
-            SELECT m.* FROM message_status m JOIN agg a USING (provider, message_id, recipient)
+        ), firsts AS (
+            -- A first open (click) earlier than the stored one, or the first at all. (The rows
+            -- are read as locked, before this statement's update.)
+            SELECT o.provider, o.source, o.sender_domain, o.recipient_domain, o.campaign, f.kind, f.new_at, f.old_at
+            FROM agg a JOIN message_status o USING (provider, message_id, recipient)
+            CROSS JOIN LATERAL (VALUES ('open', a.opened, o.first_opened_at), ('click', a.clicked, o.first_clicked_at))
+                AS f(kind, new_at, old_at)
+            WHERE f.new_at IS NOT NULL AND (f.old_at IS NULL OR f.new_at < f.old_at)
         ), deltas AS (
-            SELECT date_trunc('hour', a.opened, 'UTC') AS hour, o.provider, o.source, 'open' AS kind,
-                   o.sender_domain, o.recipient_domain, o.campaign, 1 AS delta
-            FROM agg a JOIN old o USING (provider, message_id, recipient)
-            WHERE a.opened IS NOT NULL AND (o.first_opened_at IS NULL OR a.opened < o.first_opened_at)
+            -- It counts in its hour; the one it displaces stops counting in its own.
+            SELECT date_trunc('hour', new_at, 'UTC') AS hour, provider, source, kind, sender_domain, recipient_domain,
+                   campaign, 1 AS delta
+            FROM firsts
             UNION ALL
-            SELECT date_trunc('hour', o.first_opened_at, 'UTC'), o.provider, o.source, 'open',
-                   o.sender_domain, o.recipient_domain, o.campaign, -1
-            FROM agg a JOIN old o USING (provider, message_id, recipient) WHERE a.opened < o.first_opened_at
-            UNION ALL
-            SELECT date_trunc('hour', a.clicked, 'UTC'), o.provider, o.source, 'click',
-                   o.sender_domain, o.recipient_domain, o.campaign, 1
-            FROM agg a JOIN old o USING (provider, message_id, recipient)
-            WHERE a.clicked IS NOT NULL AND (o.first_clicked_at IS NULL OR a.clicked < o.first_clicked_at)
-            UNION ALL
-            SELECT date_trunc('hour', o.first_clicked_at, 'UTC'), o.provider, o.source, 'click',
-                   o.sender_domain, o.recipient_domain, o.campaign, -1
-            FROM agg a JOIN old o USING (provider, message_id, recipient) WHERE a.clicked < o.first_clicked_at
+            SELECT date_trunc('hour', old_at, 'UTC'), provider, source, kind, sender_domain, recipient_domain, campaign, -1
+            FROM firsts WHERE old_at IS NOT NULL
         ), uniques AS (
             INSERT INTO batch_unique_deltas SELECT * FROM deltas RETURNING 1
         )

@@ -40,7 +40,7 @@ extension EventStore {
         let columns = BatchColumns(events)
         do {
             return try await transaction { connection in
-                for statement in Self.createBatchTables { try await run(statement, on: connection) }
+                try await run(Self.createBatchTables, on: connection)
                 var stored = 0
                 for try await count in try await rows(Self.insertNew(columns), on: connection).decode(Int64.self) { stored = Int(count) }
                 if stored > 0 {

@@ -33,7 +33,6 @@ public struct LoadReport: Sendable {
     public var statuses: [Int: Int] = [:]
     /// Requests answered other than expected: 2xx for a forged one, non-2xx for a good one.
     public var unexpected = 0
-    public var transportErrors = 0
     public var elapsed: Duration = .zero
     /// Request latency in microseconds.
     public var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
@@ -56,7 +55,6 @@ public struct LoadReport: Sendable {
         requests += other.requests
         eventsAccepted += other.eventsAccepted
         unexpected += other.unexpected
-        transportErrors += other.transportErrors
         for (status, count) in other.statuses { statuses[status, default: 0] += count }
         if withLatency { latency.add(other.latency) }
     }

@@ -97,7 +97,7 @@ struct LoadGenCommand: AsyncParsableCommand {
         }
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
         print(Self.render(report, url: url, mix: mix, shape: shape))
-        if report.unexpected > 0 || report.transportErrors > 0 { throw ExitCode(1) }
+        if report.unexpected > 0 { throw ExitCode(1) }
     }
 
     static func render(_ report: LoadReport, url: String, mix: String, shape: LoadShape) -> String {
@@ -108,7 +108,7 @@ struct LoadGenCommand: AsyncParsableCommand {
             requests    \(report.requests) in \(String(format: "%.2f", report.seconds)) s = \(String(format: "%.0f", report.requestsPerSecond)) req/s
             events      \(report.eventsAccepted) accepted = \(String(format: "%.0f", report.eventsPerSecond)) events/s
             statuses    \(statuses)
-            unexpected  \(report.unexpected) (a forged request accepted or a good one refused), transport errors \(report.transportErrors)
+            unexpected  \(report.unexpected) (a forged request accepted or a good one refused)
             latency     p50 \(micros(50))  p90 \(micros(90))  p99 \(micros(99))  p99.9 \(micros(99.9))  max \(micros(100))
             """
     }

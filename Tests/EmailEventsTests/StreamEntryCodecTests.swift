@@ -58,7 +58,12 @@ import Testing
     func handWrittenJSONMatchesCodable(event: EmailEvent) throws {
         var stripped = event
         stripped.raw = []
-        let reference = try JSONSerialization.jsonObject(with: StreamEntryCodec.referenceEncoder.encode(stripped)) as? NSDictionary
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.unixMicroseconds)
+        }
+        let reference = try JSONSerialization.jsonObject(with: encoder.encode(stripped)) as? NSDictionary
         let handWritten = try JSONSerialization.jsonObject(with: Data(EventJSON.encode(event))) as? NSDictionary
         #expect(reference != nil)
         #expect(handWritten == reference)

@@ -32,6 +32,59 @@ import Testing
         }
     }
 
+    /// Two batches that both bring a message new to the database, written at the same time: one
+    /// inserts its row, the other conflicts, waits for that commit and updates it. Whichever wins,
+    /// the message's first open counts once, in the hour of the earliest open, and its timeline
+    /// holds all four events.
+    @Test func concurrentBatchesCreatingTheSameMessageCountItOnce() async throws {
+        try await TestEnvironment.withDatabase { _, store in
+            func event(_ key: String, _ type: EventType, hour: Int64, message: String) -> EmailEvent {
+                var event = Self.event(key, type: type, hour: hour)
+                event.messageId = message
+                return event
+            }
+            let rounds = 8, messages = 25
+            for round in 0..<rounds {
+                let ids = (0..<messages).map { "r\(round)-m\($0)" }
+                // A: delivered, then opened two hours later. B: opened one hour in, clicked at three.
+                let a = ids.flatMap {
+                    [event("\($0)-d", .delivered, hour: 0, message: $0), event("\($0)-o2", .opened, hour: 2, message: $0)]
+                }
+                let b = ids.flatMap {
+                    [event("\($0)-o1", .opened, hour: 1, message: $0), event("\($0)-c3", .clicked, hour: 3, message: $0)]
+                }
+                async let first = store.write(a)
+                async let second = store.write(b)
+                let results = try await [first, second]
+                #expect(results.map(\.stored) == [2 * messages, 2 * messages])
+            }
+            let total = rounds * messages
+            let hour0 = Int64(1_699_999_200)
+            var uniques: [String: Int64] = [:]
+            for try await (kind, hour, count) in try await store.client.query(
+                "SELECT kind, extract(epoch FROM hour)::int8, sum(count)::int8 FROM unique_counts_hourly GROUP BY 1, 2",
+                logger: TestEnvironment.logger
+            ).decode((String, Int64, Int64).self) where count != 0 {
+                uniques["\(kind)@\((hour - hour0) / 3600)"] = count
+            }
+            #expect(uniques == ["open@1": Int64(total), "click@3": Int64(total)])
+            var timelines = 0, wrong = 0
+            for try await (opens, clicks, events, firstOpenHour, delivered) in try await store.client.query(
+                """
+                SELECT opens, clicks, events, (extract(epoch FROM first_opened_at)::int8 - \(hour0)) / 3600,
+                       delivered_at IS NOT NULL
+                FROM message_status
+                """,
+                logger: TestEnvironment.logger
+            ).decode((Int32, Int32, Int32, Int64, Bool).self) {
+                if !(opens == 2 && clicks == 1 && events == 4 && firstOpenHour == 1 && delivered) { wrong += 1 }
+                timelines += 1
+            }
+            #expect(timelines == total)
+            #expect(wrong == 0, "timelines other than 2 opens (first in hour 1), 1 click, 4 events, delivered")
+        }
+    }
+
     @Test func batchWriteCountsEachKeyOnce() async throws {
         try await TestEnvironment.withDatabase { _, store in
             // Duplicates inside one batch and across batches.
