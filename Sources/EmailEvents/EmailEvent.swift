@@ -79,6 +79,11 @@ public struct EmailEvent: Sendable, Equatable, Codable {
     }
 
     /// `"Alice <Alice@Example.COM>"` → (`alice@example.com`, `example.com`).
+    /// The address fields as a stream entry carries them, normalized already by the ingress.
+    mutating func setDecodedAddresses(recipient: String?, recipientDomain: String?, sender: String?, senderDomain: String?) {
+        (self.recipient, self.recipientDomain, self.sender, self.senderDomain) = (recipient, recipientDomain, sender, senderDomain)
+    }
+
     static func normalizedAddress(_ address: String?) -> (String?, String?) {
         guard var text = address?.trimmed, !text.isEmpty else {
             return (nil, nil)

@@ -1,9 +1,8 @@
 /// Writes the `e` field of a stream entry by hand: the JSON the synthesized `Codable` conformance
 /// of ``EmailEvent`` reads (property names as keys, absent optionals left out, dates as integer
 /// microseconds, `raw` empty). JSONEncoder was 10 % of a Mailgun request in the ingress profile;
-/// the decoder (in the worker) stays `JSONDecoder`, and a test checks the hand-written JSON
-/// against `JSONEncoder`'s.
-enum EventJSON {
+/// a test checks the hand-written JSON against `JSONEncoder`'s. ``EventJSONReader`` reads it back.
+public enum EventJSON {
     static func encode(_ e: EmailEvent) -> [UInt8] {
         var w = Writer()
         w.text("provider", e.provider.rawValue)
@@ -27,21 +26,9 @@ enum EventJSON {
         w.text("mtaResponse", e.mtaResponse)
         w.text("description", e.description)
         w.key("tags")
-        w.bytes.append(UInt8(ascii: "["))
-        for (i, tag) in e.tags.enumerated() {
-            if i > 0 { w.bytes.append(UInt8(ascii: ",")) }
-            w.quoted(tag)
-        }
-        w.bytes.append(UInt8(ascii: "]"))
+        w.array(e.tags)
         w.key("metadata")
-        w.bytes.append(UInt8(ascii: "{"))
-        for (i, (key, value)) in e.metadata.enumerated() {
-            if i > 0 { w.bytes.append(UInt8(ascii: ",")) }
-            w.quoted(key)
-            w.bytes.append(UInt8(ascii: ":"))
-            w.quoted(value)
-        }
-        w.bytes.append(UInt8(ascii: "}"))
+        w.object(e.metadata)
         w.text("campaign", e.campaign)
         w.text("clickURL", e.clickURL)
         w.text("userAgent", e.userAgent)
@@ -53,11 +40,45 @@ enum EventJSON {
         return w.bytes
     }
 
+    /// `tags` as a JSON array (the `tags` column).
+    public static func json(_ strings: [String]) -> String {
+        var w = Writer(capacity: 64)
+        w.array(strings)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    /// `metadata` as a JSON object (the `metadata` column).
+    public static func json(_ map: [String: String]) -> String {
+        var w = Writer(capacity: 128)
+        w.object(map)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
     private struct Writer {
         static let hexDigits = Array("0123456789abcdef".utf8)
         var bytes: [UInt8] = []
 
-        init() { bytes.reserveCapacity(768) }
+        init(capacity: Int = 768) { bytes.reserveCapacity(capacity) }
+
+        mutating func array(_ strings: [String]) {
+            bytes.append(UInt8(ascii: "["))
+            for (i, string) in strings.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                quoted(string)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        }
+
+        mutating func object(_ map: [String: String]) {
+            bytes.append(UInt8(ascii: "{"))
+            for (i, (key, value)) in map.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                quoted(key)
+                bytes.append(UInt8(ascii: ":"))
+                quoted(value)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        }
 
         mutating func key(_ name: StaticString) {
             bytes.append(bytes.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))

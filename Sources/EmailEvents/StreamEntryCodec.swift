@@ -43,6 +43,10 @@ public enum StreamEntryCodec {
         guard v == version else { throw .unsupportedVersion(v) }
         guard let json = fields["e"] else { throw .missingField("e") }
         guard let raw = fields["r"] else { throw .missingField("r") }
+        if var event = try? EventJSONReader.decode(json) {
+            event.raw = raw
+            return event
+        }
         do {
             var event = try decoder.decode(EmailEvent.self, from: Data(json))
             event.raw = raw
@@ -52,8 +56,9 @@ public enum StreamEntryCodec {
         }
     }
 
-    // Made once: building a decoder per entry costs as much as decoding. Sendable, and keeps no
-    // state between calls.
+    // What EventJSONReader does not read (entries it was not written for) goes to JSONDecoder, which
+    // decides. Made once: building a decoder per entry costs as much as decoding. Sendable, and
+    // keeps no state between calls.
     private static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in

@@ -145,8 +145,8 @@ struct BatchColumns {
             enhancedStatus.append(e.enhancedStatus ?? "")
             mtaResponse.append(e.mtaResponse ?? "")
             description.append(e.description ?? "")
-            tags.append(Self.json(e.tags))
-            metadata.append(Self.json(e.metadata))
+            tags.append(EventJSON.json(e.tags))
+            metadata.append(EventJSON.json(e.metadata))
             campaign.append(e.campaign ?? "")
             clickURL.append(e.clickURL ?? "")
             userAgent.append(e.userAgent ?? "")
@@ -155,10 +155,5 @@ struct BatchColumns {
             isMachineOpen.append(e.isMachineOpen.map { $0 ? "true" : "false" } ?? "")
             raw.append(String(decoding: e.raw, as: UTF8.self))
         }
-    }
-
-    private static func json(_ value: some Encodable) -> String {
-        // Encoding string arrays and dictionaries cannot fail.
-        (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 }

@@ -71,6 +71,89 @@ import Testing
         #expect(try StreamEntryCodec.decode(fields) == event)
     }
 
+    /// The worker reads entries with EventJSONReader: for what the ingress writes, and for what
+    /// JSONEncoder wrote (sorted keys, `\/`, `\uXXXX`), it must give what JSONDecoder gives.
+    @Test func readerMatchesJSONDecoder() throws {
+        var events = Self.readerCases()
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [Character] = [
+            "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "\u{7F}", "é", "ß", "€", "😀", "\u{2028}",
+            "\u{FEFF}", "<", "&",
+        ]
+        func random() -> String {
+            String((0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+        }
+        for _ in 0..<200 {
+            var event = Self.fullEvent()
+            event.description = random()
+            event.mtaResponse = Bool.random(using: &generator) ? random() : nil
+            event.tags = (0..<Int.random(in: 0...3, using: &generator)).map { _ in random() }
+            event.metadata = Dictionary(
+                (0..<Int.random(in: 0...3, using: &generator)).map { _ in (random(), random()) }, uniquingKeysWith: { a, _ in a })
+            event.smtpCode = Bool.random(using: &generator) ? Int.random(in: -1000...1000, using: &generator) : nil
+            events.append(event)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.unixMicroseconds)
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in Date(unixMicroseconds: try decoder.singleValueContainer().decode(Int64.self)) }
+        for var event in events {
+            event.raw = []
+            for json in [EventJSON.encode(event), Array(try encoder.encode(event))] {
+                let reference = try decoder.decode(EmailEvent.self, from: Data(json))
+                #expect(reference == event)
+                #expect(try EventJSONReader.decode(json) == reference, "\(String(decoding: json, as: UTF8.self))")
+            }
+        }
+    }
+
+    static func readerCases() -> [EmailEvent] {
+        var bare = EmailEvent(
+            provider: .sendgrid, source: "default", type: .opened, espEvent: "open", eventKey: "k",
+            occurredAt: Date(unixMicroseconds: -1), receivedAt: Date(unixMicroseconds: 0), raw: [])
+        bare.isMachineOpen = true
+        var full = fullEvent()
+        full.description = "quote \" backslash \\ newline \n nul \u{0} é 😀 \u{2028}"
+        return [fullEvent(), bare, full]
+    }
+
+    /// What the reader was not written for throws, and the codec then decodes it as JSONDecoder
+    /// does: an unknown key is ignored, `550.0` is 550. (`null` for an optional the reader reads.)
+    @Test func readerRefusesTheUnexpectedAndTheCodecFallsBack() throws {
+        let json = String(decoding: EventJSON.encode(Self.fullEvent()), as: UTF8.self)
+        for variant in [
+            json.replacingOccurrences(of: #""tags""#, with: #""future":{"x":[1,2]},"tags""#),
+            json.replacingOccurrences(of: #""smtpCode":550"#, with: #""smtpCode":550.0"#),
+        ] {
+            #expect(variant != json)
+            #expect(throws: EventJSONReader.Unexpected.self) { try EventJSONReader.decode(Array(variant.utf8)) }
+            var fields = Dictionary(uniqueKeysWithValues: StreamEntryCodec.encode(Self.fullEvent()))
+            fields["e"] = Array(variant.utf8)
+            #expect(try StreamEntryCodec.decode(fields) == Self.fullEvent())
+        }
+        let null = json.replacingOccurrences(of: #""smtpCode":550"#, with: #""smtpCode":null"#)
+        #expect(null != json)
+        #expect(try EventJSONReader.decode(Array(null.utf8)).smtpCode == nil)
+        for broken in [
+            json.replacingOccurrences(of: #""eventKey""#, with: #""eventKeys""#),
+            json.replacingOccurrences(of: "spring-sale", with: "spring\u{1}sale"),
+            json.replacingOccurrences(of: "spring-sale", with: #"spring\ud800sale"#),
+            json.replacingOccurrences(of: #""provider":"mailgun""#, with: #""provider":"mailgunx""#),
+            String(json.dropLast()),
+            json + "x",
+        ] {
+            #expect(broken != json)
+            #expect(throws: EventJSONReader.Unexpected.self) { try EventJSONReader.decode(Array(broken.utf8)) }
+        }
+        var invalidUTF8 = Array(json.utf8)
+        invalidUTF8[invalidUTF8.firstIndex(of: UInt8(ascii: "M"))!] = 0xFF
+        #expect(throws: EventJSONReader.Unexpected.self) { try EventJSONReader.decode(invalidUTF8) }
+    }
+
     @Test(arguments: ["", "   ", "abc", " a b ", "\n\t x \r\n", "\u{2028}é\u{A0}", "\u{3000}全角\u{3000}", "x\u{85}", "\u{200B}z"])
     func trimmedMatchesFoundation(text: String) {
         #expect(text.trimmed == text.trimmingCharacters(in: .whitespacesAndNewlines))

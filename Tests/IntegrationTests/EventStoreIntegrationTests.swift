@@ -85,6 +85,34 @@ import Testing
         }
     }
 
+    /// Each event's receive-to-commit delay counts in the smallest histogram bound at or above it;
+    /// a delay past the last bound, in the overflow bucket; a receive time in the future, in the
+    /// first.
+    @Test func delayHistogramBucketsEachEventByItsBound() async throws {
+        try await TestEnvironment.withDatabase { _, store in
+            let now = Date()
+            var events: [EmailEvent] = []
+            for (n, secondsAgo) in ([-5, 0.2, 2, 2, 40, 3000, 3 * 86_400] as [Double]).enumerated() {
+                var event = Self.event("delay-\(n)")
+                event.receivedAt = now - secondsAgo
+                events.append(event)
+            }
+            _ = try await store.write(events)
+            var buckets: [Int64: Int64] = [:]
+            let rows = try await store.client.query(
+                "SELECT le_ms, count FROM processing_delay_hourly", logger: TestEnvironment.logger)
+            for try await (bound, count) in rows.decode((Int64, Int64).self) { buckets[bound, default: 0] += count }
+            // 0.2 s is at most 250 ms unless the write took 50 ms; 2 s at most 2,500 ms; 40 s, 60,000.
+            #expect(buckets[50] == 1)
+            #expect(buckets[250] == 1)
+            #expect(buckets[2500] == 2)
+            #expect(buckets[60_000] == 1)
+            #expect(buckets[3_600_000] == 1)
+            #expect(buckets[Int64.max] == 1)
+            #expect(buckets.values.reduce(0, +) == 7)
+        }
+    }
+
     @Test func batchWriteCountsEachKeyOnce() async throws {
         try await TestEnvironment.withDatabase { _, store in
             // Duplicates inside one batch and across batches.
