@@ -34,6 +34,9 @@ public struct LoadReport: Sendable {
     /// Requests answered other than expected: 2xx for a forged one, non-2xx for a good one.
     public var unexpected = 0
     public var elapsed: Duration = .zero
+    /// CPU time (user and system) the generator itself used while sending, preparation excluded:
+    /// on a machine that also runs what it measures, its share of the cores.
+    public var cpuSeconds: Double = 0
     /// Request latency in microseconds.
     public var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
 
@@ -86,6 +89,7 @@ public enum LoadRun {
             prepared[worker] = requests
         }
         let start = ContinuousClock.now
+        let cpuAtStart = processCPUSeconds()
         let deadline = shape.duration.map { start + $0 }
         let issued = NIOLockedValueBox(0)
         let live = NIOLockedValueBox(LoadReport())
@@ -140,6 +144,15 @@ public enum LoadRun {
             return total
         }
         report.elapsed = .now - start
+        report.cpuSeconds = processCPUSeconds() - cpuAtStart
         return report
+    }
+
+    /// User and system CPU time of this process so far.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        let seconds = { (t: timeval) in Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }

@@ -110,6 +110,8 @@ struct LoadGenCommand: AsyncParsableCommand {
             statuses    \(statuses)
             unexpected  \(report.unexpected) (a forged request accepted or a good one refused)
             latency     p50 \(micros(50))  p90 \(micros(90))  p99 \(micros(99))  p99.9 \(micros(99.9))  max \(micros(100))
+            cpu         \(String(format: "%.2f", report.cpuSeconds)) s of this generator while sending\(
+                report.requests > 0 ? String(format: " = %.0f µs a request", report.cpuSeconds * 1e6 / Double(report.requests)) : "")
             """
     }
 }
