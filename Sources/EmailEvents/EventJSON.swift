@@ -55,7 +55,6 @@ public enum EventJSON {
     }
 
     private struct Writer {
-        static let hexDigits = Array("0123456789abcdef".utf8)
         var bytes: [UInt8] = []
 
         init(capacity: Int = 768) { bytes.reserveCapacity(capacity) }
@@ -105,23 +104,27 @@ public enum EventJSON {
             bytes.append(contentsOf: (value ? "true" : "false").utf8)
         }
 
-        /// A JSON string: `"` and `\` escaped, control characters as `\u00XX`, the rest as UTF-8.
-        mutating func quoted(_ value: String) {
-            bytes.append(UInt8(ascii: "\""))
-            for byte in value.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                    bytes.append(UInt8(ascii: "\\"))
-                    bytes.append(byte)
-                case 0..<0x20:
-                    bytes.append(contentsOf: "\\u00".utf8)
-                    bytes.append(Self.hexDigits[Int(byte >> 4)])
-                    bytes.append(Self.hexDigits[Int(byte & 0xF)])
-                default:
-                    bytes.append(byte)
-                }
+        mutating func quoted(_ value: String) { EventJSON.appendQuoted(value, to: &bytes) }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// A JSON string: `"` and `\` escaped, control characters as `\u00XX`, the rest as UTF-8.
+    public static func appendQuoted(_ value: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(byte)
+            case 0..<0x20:
+                bytes.append(contentsOf: "\\u00".utf8)
+                bytes.append(hexDigits[Int(byte >> 4)])
+                bytes.append(hexDigits[Int(byte & 0xF)])
+            default:
+                bytes.append(byte)
             }
-            bytes.append(UInt8(ascii: "\""))
         }
+        bytes.append(UInt8(ascii: "\""))
     }
 }

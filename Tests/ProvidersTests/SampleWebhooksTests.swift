@@ -28,6 +28,22 @@ import Testing
         return types
     }
 
+    /// Sample bodies are written without JSONSerialization; read back by it, they are the values
+    /// they were made from, keys sorted when asked.
+    @Test func serializedBodiesAreTheirValues() throws {
+        let value: [String: Any] = [
+            "text": "quote \" backslash \\ slash / newline \n nul \u{0} é 😀", "int": -42, "double": 1_700_000_000.123456,
+            "yes": true, "no": false, "list": ["a", 1, ["nested": [String: Any]()]] as [Any], "empty": [Any](),
+            "map": ["b": "2", "a": "1"], "null": NSNull(), "date": Date(timeIntervalSince1970: 0).description,
+        ]
+        let bytes = SampleWebhooks.serialize(value)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? NSDictionary)
+        #expect(parsed == value as NSDictionary)
+        #expect(String(decoding: bytes, as: UTF8.self).hasPrefix(#"{"date":"#))
+        #expect((parsed["yes"] as? NSNumber).map { String(cString: $0.objCType) } == "c")  // a JSON true, not 1
+        #expect((parsed["double"] as? Double) == 1_700_000_000.123456)
+    }
+
     @Test func unsignedProviders() async throws {
         let secret = "user:pw"
         let credentials = SourceCredentials(secrets: [secret], replayWindow: 0)
