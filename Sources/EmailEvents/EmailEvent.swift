@@ -78,12 +78,12 @@ public struct EmailEvent: Sendable, Equatable, Codable {
         (sender, senderDomain) = Self.normalizedAddress(address)
     }
 
-    /// `"Alice <Alice@Example.COM>"` → (`alice@example.com`, `example.com`).
     /// The address fields as a stream entry carries them, normalized already by the ingress.
     mutating func setDecodedAddresses(recipient: String?, recipientDomain: String?, sender: String?, senderDomain: String?) {
         (self.recipient, self.recipientDomain, self.sender, self.senderDomain) = (recipient, recipientDomain, sender, senderDomain)
     }
 
+    /// `"Alice <Alice@Example.COM>"` → (`alice@example.com`, `example.com`).
     static func normalizedAddress(_ address: String?) -> (String?, String?) {
         guard var text = address?.trimmed, !text.isEmpty else {
             return (nil, nil)

@@ -38,25 +38,25 @@ struct EventJSONReader {
                 case "tags": tags = try r.stringArray()
                 case "metadata": metadata = try r.stringMap()
                 case "raw": raw = try r.emptyArray()
-                case "deliveryId": deliveryId = try r.optional { r throws(Unexpected) in try r.string() }
-                case "messageId": messageId = try r.optional { r throws(Unexpected) in try r.string() }
-                case "rfcMessageId": rfcMessageId = try r.optional { r throws(Unexpected) in try r.string() }
-                case "recipient": recipient = try r.optional { r throws(Unexpected) in try r.string() }
-                case "recipientDomain": recipientDomain = try r.optional { r throws(Unexpected) in try r.string() }
-                case "sender": sender = try r.optional { r throws(Unexpected) in try r.string() }
-                case "senderDomain": senderDomain = try r.optional { r throws(Unexpected) in try r.string() }
+                case "deliveryId": deliveryId = try r.optionalString()
+                case "messageId": messageId = try r.optionalString()
+                case "rfcMessageId": rfcMessageId = try r.optionalString()
+                case "recipient": recipient = try r.optionalString()
+                case "recipientDomain": recipientDomain = try r.optionalString()
+                case "sender": sender = try r.optionalString()
+                case "senderDomain": senderDomain = try r.optionalString()
                 case "bounceClass": bounceClass = try r.optional { r throws(Unexpected) in try r.enumeration(BounceClass.self) }
                 case "rejectReason": rejectReason = try r.optional { r throws(Unexpected) in try r.enumeration(RejectReason.self) }
                 case "smtpCode": smtpCode = try r.optional { r throws(Unexpected) in try r.integer() }
-                case "enhancedStatus": enhancedStatus = try r.optional { r throws(Unexpected) in try r.string() }
-                case "mtaResponse": mtaResponse = try r.optional { r throws(Unexpected) in try r.string() }
-                case "description": description = try r.optional { r throws(Unexpected) in try r.string() }
-                case "campaign": campaign = try r.optional { r throws(Unexpected) in try r.string() }
-                case "clickURL": clickURL = try r.optional { r throws(Unexpected) in try r.string() }
-                case "userAgent": userAgent = try r.optional { r throws(Unexpected) in try r.string() }
-                case "ip": ip = try r.optional { r throws(Unexpected) in try r.string() }
-                case "isFirst": isFirst = try r.optional { r throws(Unexpected) in try r.bool() }
-                case "isMachineOpen": isMachineOpen = try r.optional { r throws(Unexpected) in try r.bool() }
+                case "enhancedStatus": enhancedStatus = try r.optionalString()
+                case "mtaResponse": mtaResponse = try r.optionalString()
+                case "description": description = try r.optionalString()
+                case "campaign": campaign = try r.optionalString()
+                case "clickURL": clickURL = try r.optionalString()
+                case "userAgent": userAgent = try r.optionalString()
+                case "ip": ip = try r.optionalString()
+                case "isFirst": isFirst = try r.optionalBool()
+                case "isMachineOpen": isMachineOpen = try r.optionalBool()
                 default: throw Unexpected()
                 }
             } while r.consume(UInt8(ascii: ","))
@@ -122,6 +122,14 @@ struct EventJSONReader {
         skipWhitespace()
         if literal("null") { return nil }
         return try value(&self)
+    }
+
+    private mutating func optionalString() throws(Unexpected) -> String? {
+        try optional { r throws(Unexpected) in try r.string() }
+    }
+
+    private mutating func optionalBool() throws(Unexpected) -> Bool? {
+        try optional { r throws(Unexpected) in try r.bool() }
     }
 
     private mutating func bool() throws(Unexpected) -> Bool {

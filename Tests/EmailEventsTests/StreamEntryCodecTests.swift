@@ -38,8 +38,9 @@ import Testing
         #expect(try StreamEntryCodec.decode(fields) == event)
     }
 
-    /// The ingress writes entries by hand (EventJSON); the worker reads them with JSONDecoder. The
-    /// hand-written JSON must be, as JSON, what the synthesized Codable conformance writes.
+    /// The ingress writes entries by hand (EventJSON). The hand-written JSON must be, as JSON, what
+    /// the synthesized Codable conformance writes, so that JSONDecoder (the reader's fallback) reads
+    /// it too.
     @Test(arguments: [
         fullEvent(),
         EmailEvent(
