@@ -367,17 +367,15 @@ extension EventStore {
     ]
 
     /// Runs for every batch, duplicates only included: the pipeline's own work this hour. A delay
-    /// counts in the smallest bound at or above it: `width_bucket` counts the bounds at or below it
-    /// (a binary search; the subquery over the bounds it replaced was 4 ms of a 1,000-event batch).
+    /// counts in the smallest bound at or above it. The bounds are whole milliseconds, so the ones
+    /// below a delay are the ones at or below `ceil(ms) - 1`, which `width_bucket` counts by binary
+    /// search (a subquery over the bounds per event was 4 ms of a 1,000-event batch).
     static func processingStats(received: Int) -> PostgresQuery {
         """
-        WITH ms AS (
-            SELECT extract(epoch FROM now() - received_at) * 1000 AS ms, \(delayBounds)::int8[] AS b FROM batch_new
-        ), buckets AS (
-            SELECT ms, b, width_bucket(ms, b::numeric[]) AS k FROM ms
-        ), delays AS (
-            SELECT coalesce(CASE WHEN k > 0 AND b[k] = ms THEN b[k] ELSE b[k + 1] END, 9223372036854775807) AS le_ms
-            FROM buckets
+        WITH delays AS (
+            SELECT coalesce(b[width_bucket(ceil(extract(epoch FROM now() - received_at) * 1000) - 1, b) + 1],
+                            9223372036854775807) AS le_ms
+            FROM batch_new, (SELECT \(delayBounds)::int8[] AS b) bounds
         ), histogram AS (
             INSERT INTO processing_delay_hourly AS h (hour, le_ms, count)
             SELECT date_trunc('hour', now(), 'UTC'), le_ms, count(*) FROM delays GROUP BY le_ms ORDER BY le_ms

@@ -52,15 +52,6 @@ public struct LoadReport: Sendable {
         statuses[status, default: 0] += 1
         if unexpected { self.unexpected += 1 }
     }
-
-    /// Adds another report's counts (and, with `latency`, its histogram: costly, so once per worker).
-    mutating func merge(_ other: LoadReport, latency withLatency: Bool = true) {
-        requests += other.requests
-        eventsAccepted += other.eventsAccepted
-        unexpected += other.unexpected
-        for (status, count) in other.statuses { statuses[status, default: 0] += count }
-        if withLatency { latency.add(other.latency) }
-    }
 }
 
 /// Runs the load: `shape.concurrency` connections, each generating and sending its own requests.
@@ -110,12 +101,14 @@ public enum LoadRun {
             }
         }
         defer { reporter.cancel() }
-        var report = try await withThrowingTaskGroup(of: LoadReport.self) { group in
+        // Counts go to `live` only (progress reads it, and it is the final report); each connection
+        // keeps its own latency histogram, merged once at the end.
+        let latencies = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
             for worker in 0..<shape.concurrency {
                 var generator = generators[worker]
                 let ready = prepared[worker]
                 group.addTask {
-                    var own = LoadReport()
+                    var latency = LoadReport().latency
                     var next = ready.makeIterator()
                     try await HTTPConnection.with(host: host, port: port) { connection in
                         while let n = ticket() {
@@ -129,20 +122,22 @@ public enum LoadRun {
                             // A transport error ends the run (thrown out of the group).
                             let status = try await connection.post(path: request.path, headers: request.headers, body: request.body)
                             let micros = (ContinuousClock.now - sent).components
-                            _ = own.latency.record(UInt64(micros.seconds) * 1_000_000 + UInt64(micros.attoseconds / 1_000_000_000_000))
+                            _ = latency.record(UInt64(micros.seconds) * 1_000_000 + UInt64(micros.attoseconds / 1_000_000_000_000))
                             let ok = (200..<300).contains(status)
-                            let events = ok ? request.events : 0
-                            own.count(status: status, events: events, unexpected: ok == request.bad)
-                            live.withLockedValue { $0.count(status: status, events: events, unexpected: ok == request.bad) }
+                            live.withLockedValue {
+                                $0.count(status: status, events: ok ? request.events : 0, unexpected: ok == request.bad)
+                            }
                         }
                     }
-                    return own
+                    return latency
                 }
             }
-            var total = LoadReport()
-            for try await part in group { total.merge(part) }
-            return total
+            var all: [Histogram<UInt64>] = []
+            for try await latency in group { all.append(latency) }
+            return all
         }
+        var report = live.withLockedValue { $0 }
+        for latency in latencies { report.latency.add(latency) }
         report.elapsed = .now - start
         report.cpuSeconds = processCPUSeconds() - cpuAtStart
         return report

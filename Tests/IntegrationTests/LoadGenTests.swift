@@ -22,6 +22,7 @@ import Testing
         #expect(report.requests == 300)
         #expect(report.latency.totalCount == 300)
         #expect(report.unexpected == 0)
+        #expect(report.cpuSeconds > 0 && report.cpuSeconds < 60, "the generator's own CPU time while sending: \(report.cpuSeconds) s")
         #expect(Set(report.statuses.keys).isSubset(of: [200, 403, 406]), "\(report.statuses)")
         #expect((report.statuses[403] ?? 0) + (report.statuses[406] ?? 0) > 0, "forged requests were sent and refused")
         #expect(try await redis.xlen(configuration.redis.stream) == report.eventsAccepted)

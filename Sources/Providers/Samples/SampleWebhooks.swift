@@ -167,7 +167,6 @@ public enum SampleWebhooks {
     private static func write(_ value: Any, to bytes: inout [UInt8], sortedKeys: Bool) {
         switch value {
         case let text as String: EventJSON.appendQuoted(text, to: &bytes)
-        case let text as Substring: EventJSON.appendQuoted(String(text), to: &bytes)
         case let flag as Bool where type(of: value) == Bool.self: bytes.append(contentsOf: (flag ? "true" : "false").utf8)
         case let number as Int where type(of: value) == Int.self: bytes.append(contentsOf: String(number).utf8)
         case let number as Double where type(of: value) == Double.self && number.isFinite:
@@ -181,16 +180,16 @@ public enum SampleWebhooks {
             bytes.append(UInt8(ascii: "]"))
         case let object as [String: Any]:
             bytes.append(UInt8(ascii: "{"))
-            let keys = sortedKeys ? object.keys.sorted() : Array(object.keys)
-            for (i, key) in keys.enumerated() {
+            let members = sortedKeys ? object.sorted { $0.key < $1.key } : Array(object)
+            for (i, (key, member)) in members.enumerated() {
                 if i > 0 { bytes.append(UInt8(ascii: ",")) }
                 EventJSON.appendQuoted(key, to: &bytes)
                 bytes.append(UInt8(ascii: ":"))
-                write(object[key]!, to: &bytes, sortedKeys: sortedKeys)
+                write(member, to: &bytes, sortedKeys: sortedKeys)
             }
             bytes.append(UInt8(ascii: "}"))
         default:
-            // Dictionaries of strings and numbers always serialize.
+            // Anything else (NSNull, other number types) as JSONSerialization writes it.
             let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
             bytes.append(contentsOf: data ?? Data("null".utf8))
         }
