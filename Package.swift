@@ -77,7 +77,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The operations port of both processes: /metrics (Prometheus), /healthz, /readyz.
+        // The operations port of both processes: /metrics (Prometheus), /healthz, /readyz; and --check-health.
         .target(
             name: "Operations",
             dependencies: [
@@ -85,6 +85,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -132,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "PostwireIngress",
             dependencies: [
-                "IngressApp", "PostwireConfig", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "IngressApp", "PostwireConfig", "Operations", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -141,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "PostwireWorker",
             dependencies: [
-                "WorkerApp", "PostwireConfig", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "WorkerApp", "PostwireConfig", "Operations", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

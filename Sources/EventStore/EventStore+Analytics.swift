@@ -169,15 +169,15 @@ extension EventStore {
         }
     }
 
-    /// Sets the password of the read-only `postwire_analyst` role.
-    public func setAnalystPassword(_ password: String) async throws(EventStoreError) {
+    /// Sets the password of the read-only analyst role.
+    public func setAnalystPassword(_ password: String, role: String = "postwire_analyst") async throws(EventStoreError) {
         do {
             // ALTER ROLE takes no bind parameters; quote_literal makes the literal safe.
             var literal = ""
             for try await quoted in try await client.query("SELECT quote_literal(\(password))", logger: logger).decode(String.self) {
                 literal = quoted
             }
-            try await client.query(PostgresQuery(unsafeSQL: "ALTER ROLE postwire_analyst PASSWORD \(literal)"), logger: logger)
+            try await client.query(PostgresQuery(unsafeSQL: "ALTER ROLE \(role) PASSWORD \(literal)"), logger: logger)
         } catch {
             throw EventStoreError.from(error)
         }

@@ -24,8 +24,17 @@ public struct EventStore: Sendable {
     /// Applies the steps not yet applied, in order; returns their versions. Safe to run from
     /// several processes at once: an advisory lock serializes them.
     /// `through`: stop after that version (tests of an upgrade path); nil: all.
+    /// Then grants the read-only analyst role access (``grantAnalystRole(_:)``; logged when skipped).
     @discardableResult
     public func migrate(through last: Int? = nil) async throws(EventStoreError) -> [Int] {
+        let applied = try await applyMigrations(through: last)
+        if case .skipped(let sql) = try await grantAnalystRole() {
+            logger.notice("the analyst role does not exist and this user may not create it", metadata: ["run": "\(sql)"])
+        }
+        return applied
+    }
+
+    private func applyMigrations(through last: Int?) async throws(EventStoreError) -> [Int] {
         do {
             return try await client.withConnection { connection in
                 try await connection.query("SELECT pg_advisory_lock(7061637)", logger: logger)  // "pac"

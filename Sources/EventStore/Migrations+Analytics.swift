@@ -3,7 +3,8 @@ extension Migrations {
     /// month of `occurred_at` (retention drops whole partitions), with event-key deduplication
     /// moved to `event_keys` because a partitioned table's unique key must include the partition
     /// key; rollups, suppressions, engagement, message timelines, processing statistics, alerts,
-    /// the daily views and the read-only `postwire_analyst` role.
+    /// the daily views. (The read-only analyst role is granted after every migration, by
+    /// `EventStore.grantAnalystRole`, because creating a role needs a privilege the owner may lack.)
     static let analytics = Step(
         version: 3, name: "analytics: partitions, suppressions, engagement, timelines, stats, alerts, views, analyst role",
         statements: [
@@ -300,23 +301,6 @@ extension Migrations {
             SELECT s.hour, s.received, s.stored, s.duplicates, s.dead_lettered,
                    p.delay_p50_ms, p.delay_p95_ms, p.delay_p99_ms
             FROM processing_stats_hourly s LEFT JOIN percentiles p USING (hour)
-            """,
-
-            // The read-only role. Roles are cluster-wide: another database may have made it already.
-            """
-            DO $$
-            BEGIN
-                CREATE ROLE postwire_analyst LOGIN;
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN
-                NULL;
-            END
-            $$
-            """,
-            "GRANT USAGE ON SCHEMA public TO postwire_analyst",
-            """
-            GRANT SELECT ON email_events, event_counts_hourly, domain_counts_hourly, unique_counts_hourly, message_status, recipient_engagement,
-                suppressions, processing_stats_hourly, processing_delay_hourly, alerts, daily_counts, daily_rates,
-                recipient_engagement_scores, active_suppressions, processing_stats TO postwire_analyst
             """,
         ])
 }

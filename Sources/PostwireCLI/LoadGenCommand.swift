@@ -10,10 +10,10 @@ struct LoadGenCommand: AsyncParsableCommand {
         commandName: "loadgen",
         abstract: "Send realistic, correctly signed webhook traffic to an ingress and report how it held up.",
         discussion: """
-            Mailgun events one per request, SendGrid events in batches, signed with the sources' secrets \\
-            (POSTWIRE_SECRET_MAILGUN_DEFAULT; POSTWIRE_SENDTEST_SENDGRID_PRIVATE_KEY for SendGrid), over \\
-            keep-alive connections. A share of requests repeat earlier events (ESP retries) and a share are \\
-            forged (they must be refused). Prints progress every second on a terminal, then requests/s, \\
+            Mailgun events one per request, SendGrid events in batches, signed with the sources' secrets \
+            (POSTWIRE_SECRET_MAILGUN_DEFAULT; POSTWIRE_SENDTEST_SENDGRID_PRIVATE_KEY for SendGrid), over \
+            keep-alive connections. A share of requests repeat earlier events (ESP retries) and a share are \
+            forged (they must be refused). Prints progress every second on a terminal, then requests/s, \
             events/s, statuses and latency percentiles.
             Example: postwire loadgen --mix mailgun=1,sendgrid=1 --batch 100 --concurrency 32 --duration 30
             """

@@ -26,9 +26,26 @@ struct Migrate: AsyncParsableCommand {
             defer { group.cancelAll() }
             let applied = try await store.migrate()
             let version = try await store.schemaVersion()
-            if let password = secrets.analystPassword {
-                try await store.setAnalystPassword(password)
-                print("set the password of the read-only role postwire_analyst (POSTWIRE_ANALYST_PASSWORD)")
+            switch try await store.grantAnalystRole() {
+            case .granted:
+                if let password = secrets.analystPassword {
+                    do {
+                        try await store.setAnalystPassword(password)
+                        print("set the password of the read-only role postwire_analyst (POSTWIRE_ANALYST_PASSWORD)")
+                    } catch {
+                        guard (error as? EventStoreError)?.sqlState == "42501" else { throw error }
+                        print(
+                            "POSTWIRE_ANALYST_PASSWORD not applied: \(configuration.postgres.user) may not change roles (no CREATEROLE); "
+                                + "whoever made postwire_analyst sets its password")
+                    }
+                }
+            case .skipped(let sql):
+                print(
+                    """
+                    skipped the read-only role postwire_analyst: it does not exist and \(configuration.postgres.user) may not create roles \
+                    (no CREATEROLE). To give analysts their role, run as a superuser: \(sql) then `postwire migrate` again; \
+                    it grants the role read access.
+                    """)
             }
             print(
                 applied.isEmpty

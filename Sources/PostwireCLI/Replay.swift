@@ -8,10 +8,10 @@ struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Move dead-lettered or quarantined entries back into the events stream.",
         discussion: """
-            Each entry moves in one MULTI/EXEC (appended to the events stream, deleted from its origin), \\
-            and replayed events are counted once, so replaying twice or interrupting a replay loses and \\
-            doubles nothing. Quarantined requests are normalized again (after a parser fix); one that \\
-            still fails stays in quarantine and is listed. --since/--until select by when the entry \\
+            Each entry moves in one MULTI/EXEC (appended to the events stream, deleted from its origin), \
+            and replayed events are counted once, so replaying twice or interrupting a replay loses and \
+            doubles nothing. Quarantined requests are normalized again (after a parser fix); one that \
+            still fails stays in quarantine and is listed. --since/--until select by when the entry \
             reached the dead-letter or quarantine stream.
             """
     )

@@ -8,8 +8,8 @@ struct Retention: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drop raw events older than analytics.retentionDays (whole monthly partitions).",
         discussion: """
-            Drops the monthly partitions of email_events that end before the cutoff, deletes older \\
-            rows of the default partition and forgets their event keys. Rollups, message timelines, \\
+            Drops the monthly partitions of email_events that end before the cutoff, deletes older \
+            rows of the default partition and forgets their event keys. Rollups, message timelines, \
             engagement, suppressions and alerts are kept. Run it daily (cron, or a compose job).
             """
     )

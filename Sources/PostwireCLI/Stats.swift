@@ -7,8 +7,8 @@ struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Counts and rates over a period, grouped by provider, domain, campaign or day.",
         discussion: """
-            Reads the daily_counts view (docs/ANALYTICS.md). Rates: delivery = delivered / sent, \\
-            bounce = bounced / sent, complaint = complained / delivered, unique open (click) = unique \\
+            Reads the daily_counts view (docs/ANALYTICS.md). Rates: delivery = delivered / sent, \
+            bounce = bounced / sent, complaint = complained / delivered, unique open (click) = unique \
             opens (clicks) / delivered; "sent" = delivered + bounced. Days are UTC.
             Examples:
               postwire stats --since 7d --by provider

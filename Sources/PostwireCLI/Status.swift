@@ -10,8 +10,8 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the streams, consumer groups, pending entries, dead letters and the last hour's throughput.",
         discussion: """
-            Reads Redis (and PostgreSQL for the events stored in the last hour; if PostgreSQL does not \\
-            answer, that line says so and the rest is shown). --watch redraws it every --interval seconds \\
+            Reads Redis (and PostgreSQL for the events stored in the last hour; if PostgreSQL does not \
+            answer, that line says so and the rest is shown). --watch redraws it every --interval seconds \
             until Ctrl-C.
             """
     )

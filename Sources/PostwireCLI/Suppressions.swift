@@ -13,8 +13,8 @@ struct Suppressions: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the suppressed addresses as CSV, for loading into a sending system.",
             discussion: """
-                Columns: address, reason (complaint, hard_bounce, soft_bounces, unsubscribe), suppressed_at \\
-                (UTC, ISO 8601), provider, source, event_key, detail; with --all also lifted_at (addresses \\
+                Columns: address, reason (complaint, hard_bounce, soft_bounces, unsubscribe), suppressed_at \
+                (UTC, ISO 8601), provider, source, event_key, detail; with --all also lifted_at (addresses \
                 whose unsubscribe a later re-subscribe lifted; they may be mailed again).
                 """
         )

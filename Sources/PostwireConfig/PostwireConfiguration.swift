@@ -82,7 +82,7 @@ public struct PostgresSettings: Codable, Sendable, Equatable {
 public struct WorkerSettings: Codable, Sendable, Equatable {
     /// The consumer group every worker joins.
     public var group = "postwire-workers"
-    /// This worker's consumer name; empty means `<hostname>-<pid>`.
+    /// This worker's consumer name; empty means `<hostname>-<pid>-<random hex>`, unique per process.
     public var consumer = ""
     /// Most entries read (and written to PostgreSQL) at once.
     public var batchSize = 1000

@@ -1,5 +1,4 @@
 import NIOCore
-import PostwireConfig
 import RedisStreams
 
 extension RedisSettings {

@@ -1,19 +1,25 @@
+import Foundation
 import IngressApp
 import NIOCore
 import NIOPosix
+import Operations
 import PostwireConfig
 import ServiceLifecycle
 import UnixSignals
 
 // postwire-ingress: authenticate, normalize, XADD, answer; metrics and health on the operations
 // port. Configuration: see Config/postwire.json and the README; SIGTERM/SIGINT stop accepting,
-// drain in-flight requests and stop.
+// drain in-flight requests and stop. `--check-health`: exit 0 when the running ingress is ready.
 //
 // Swift concurrency runs on NIO's event loops rather than its own pool: a request no longer hops
 // threads between the socket, the handler and the Redis reply (in the issue 7 profile, thread
 // switches were 7 % of the ingress's time). Must come before any task starts.
 _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 let (configuration, secrets, logger) = Bootstrap.start(label: "postwire.ingress")
+if CommandLine.arguments.dropFirst().first == "--check-health" {
+    // The image's HEALTHCHECK: exit 1 unless the running ingress says it is ready (Redis answers).
+    exit(await HealthCheck.report(host: configuration.ingress.metricsHost, port: configuration.ingress.metricsPort))
+}
 do {
     // Each server logs the address it listens on.
     let services = try Ingress.buildServices(configuration: configuration, secrets: secrets, logger: logger)

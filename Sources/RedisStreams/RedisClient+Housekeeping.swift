@@ -17,9 +17,16 @@ extension RedisClient {
         public var idleMilliseconds: Int64
     }
 
-    /// `XINFO GROUPS`: every consumer group of the stream.
+    /// `XINFO GROUPS`: every consumer group of the stream; none when the stream does not exist
+    /// yet (nothing was ever appended and no worker created its group).
     public func groups(_ stream: String) async throws(RedisError) -> [GroupInfo] {
-        let reply = try await send(RedisCommand("XINFO", ["GROUPS", RESPArgument(stream)]))
+        let reply: RESPValue
+        do {
+            reply = try await send(RedisCommand("XINFO", ["GROUPS", RESPArgument(stream)]))
+        } catch {
+            guard error.code == .server, error.message.hasPrefix("ERR no such key") else { throw error }
+            return []
+        }
         return (reply.array ?? []).map { item in
             let fields = Self.map(item)
             return GroupInfo(

@@ -102,8 +102,11 @@ public struct EventWorker: Service {
         return false
     }
 
+    /// `<hostname>-<pid>-<random>`: containers on host networking share the host name, and a
+    /// container's pid is usually 1, so neither alone keeps two workers apart; the random part does.
     static func defaultConsumerName() -> String {
-        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(suffix)"
     }
 }
 

@@ -62,4 +62,42 @@ import WorkerApp
             await redis.close()
         }
     }
+
+    /// Before any event arrived or any worker ran, the streams do not exist: status says so
+    /// instead of failing with Redis's `ERR no such key`.
+    @Test func statusBeforeAnyWorkerRanShowsEmptyStreams() async throws {
+        let configuration = TestEnvironment.configuration(database: "postgres")
+        var environment = ProcessInfo.processInfo.environment
+        environment["POSTWIRE_REDIS_PORT"] = "\(configuration.redis.port)"
+        environment["POSTWIRE_REDIS_STREAM"] = configuration.redis.stream
+        environment["POSTWIRE_REDIS_DEAD_LETTER_STREAM"] = configuration.redis.deadLetterStream
+        environment["POSTWIRE_REDIS_QUARANTINE_STREAM"] = configuration.redis.quarantineStream
+        environment["POSTWIRE_POSTGRES_PORT"] = "\(configuration.postgres.port)"
+        environment["POSTWIRE_POSTGRES_PASSWORD"] = TestEnvironment.postgresPassword
+        let output = "/tmp/" + TestEnvironment.unique("status-empty") + ".out"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let child = try ChildProcess.spawn(
+            TestEnvironment.binDirectory.appendingPathComponent("postwire").path, ["status"], environment: environment,
+            logPath: output, stdoutPath: output)
+        let ended = try await child.wait()
+        let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(ended.exited && ended.code == 0, "\(printed)")
+        #expect(!printed.contains("no such key") && !printed.contains("Usage:"), "\(printed)")
+        #expect(printed.contains(configuration.redis.stream), "\(printed)")
+    }
+
+    /// Every command's help reads as prose: no line-continuation backslash printed literally.
+    @Test func helpTextsHaveNoStrayBackslashes() async throws {
+        for command in ["", "migrate", "stats", "suppressions export", "retention", "status", "send-test", "loadgen", "replay", "keygen"] {
+            let output = "/tmp/" + TestEnvironment.unique("help") + ".out"
+            defer { try? FileManager.default.removeItem(atPath: output) }
+            let arguments = command.split(separator: " ").map(String.init) + ["--help"]
+            let child = try ChildProcess.spawn(
+                TestEnvironment.binDirectory.appendingPathComponent("postwire").path, arguments, stdoutPath: output)
+            _ = try await child.wait()
+            let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            #expect(printed.contains("USAGE:"), "postwire \(command) --help: \(printed.prefix(200))")
+            #expect(!printed.contains("\\"), "postwire \(command) --help prints a backslash: \(printed)")
+        }
+    }
 }
