@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "EventStore",
             dependencies: [
-                "EmailEvents",
+                "EmailEvents", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -201,7 +201,13 @@ let package = Package(
         .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams"], swiftSettings: swiftSettings),
         .testTarget(name: "PostwireConfigTests", dependencies: ["PostwireConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "IngressAppTests", dependencies: ["IngressApp"], swiftSettings: swiftSettings),
-        .testTarget(name: "WorkerAppTests", dependencies: ["WorkerApp", "PostwireConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WorkerAppTests",
+            dependencies: [
+                "WorkerApp", "PostwireConfig", "EmailEvents", "EventStore", "RedisStreams",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         // Integration tests: real Redis and PostgreSQL (Scripts/test starts them).
         .testTarget(
             name: "IntegrationTests",

@@ -7,12 +7,9 @@ extension Date {
         self.init(timeIntervalSince1970: Double(unixMicroseconds) / 1_000_000)
     }
 
+    /// Only for dates that fit (year ±292,000): event times come through ``EventTime``.
     public var unixMicroseconds: Int64 {
         Int64((timeIntervalSince1970 * 1_000_000).rounded())
     }
 
-    /// Seconds as the ESPs send them (Mailgun: `1529692199.626182`), rounded to the microsecond.
-    public init(unixSeconds: Double) {
-        self.init(unixMicroseconds: Int64((unixSeconds * 1_000_000).rounded()))
-    }
 }

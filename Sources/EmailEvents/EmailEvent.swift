@@ -16,8 +16,11 @@ public struct EmailEvent: Sendable, Equatable, Codable {
     public var eventKey: String
     /// Request-level id (Mailgun token, SNS MessageId, svix-id, …), for tracing.
     public var deliveryId: String?
-    /// When the ESP says the event happened.
+    /// When the ESP says the event happened; the receive time when it said nothing usable.
     public var occurredAt: Date
+    /// True when the ESP sent no plausible time for the event (``EventTime``) and `occurredAt` is
+    /// the receive time; nil otherwise. The `occurred_at_estimated` column.
+    public var occurredAtEstimated: Bool?
     /// When the ingress received the request.
     public var receivedAt: Date
     /// The ESP's message id (as returned by its send API).
@@ -52,7 +55,7 @@ public struct EmailEvent: Sendable, Equatable, Codable {
         type: EventType,
         espEvent: String,
         eventKey: String,
-        occurredAt: Date,
+        occurredAt: Date?,
         receivedAt: Date,
         raw: [UInt8]
     ) {
@@ -61,7 +64,8 @@ public struct EmailEvent: Sendable, Equatable, Codable {
         self.type = type
         self.espEvent = espEvent
         self.eventKey = eventKey
-        self.occurredAt = occurredAt
+        self.occurredAt = occurredAt ?? receivedAt
+        self.occurredAtEstimated = occurredAt == nil ? true : nil
         self.receivedAt = receivedAt
         self.tags = []
         self.metadata = [:]

@@ -12,6 +12,7 @@ public enum EventJSON {
         w.text("eventKey", e.eventKey)
         w.text("deliveryId", e.deliveryId)
         w.number("occurredAt", e.occurredAt.unixMicroseconds)
+        w.bool("occurredAtEstimated", e.occurredAtEstimated)
         w.number("receivedAt", e.receivedAt.unixMicroseconds)
         w.text("messageId", e.messageId)
         w.text("rfcMessageId", e.rfcMessageId)

@@ -20,7 +20,7 @@ struct EventJSONReader {
         var deliveryId: String?, messageId: String?, rfcMessageId: String?, recipient: String?, recipientDomain: String?
         var sender: String?, senderDomain: String?, bounceClass: BounceClass?, rejectReason: RejectReason?
         var smtpCode: Int64?, enhancedStatus: String?, mtaResponse: String?, description: String?, campaign: String?
-        var clickURL: String?, userAgent: String?, ip: String?, isFirst: Bool?, isMachineOpen: Bool?
+        var clickURL: String?, userAgent: String?, ip: String?, isFirst: Bool?, isMachineOpen: Bool?, estimated: Bool?
 
         try r.expect(UInt8(ascii: "{"))
         if !r.consume(UInt8(ascii: "}")) {
@@ -34,6 +34,7 @@ struct EventJSONReader {
                 case "espEvent": espEvent = try r.string()
                 case "eventKey": eventKey = try r.string()
                 case "occurredAt": occurredAt = try r.integer()
+                case "occurredAtEstimated": estimated = try r.optionalBool()
                 case "receivedAt": receivedAt = try r.integer()
                 case "tags": tags = try r.stringArray()
                 case "metadata": metadata = try r.stringMap()
@@ -70,6 +71,7 @@ struct EventJSONReader {
         var event = EmailEvent(
             provider: provider, source: source, type: type, espEvent: espEvent, eventKey: eventKey,
             occurredAt: Date(unixMicroseconds: occurredAt), receivedAt: Date(unixMicroseconds: receivedAt), raw: [])
+        event.occurredAtEstimated = estimated
         event.deliveryId = deliveryId
         event.messageId = messageId
         event.rfcMessageId = rfcMessageId

@@ -40,12 +40,12 @@ extension EventStore {
                 \(c.smtpCode)::text[], \(c.enhancedStatus)::text[], \(c.mtaResponse)::text[],
                 \(c.description)::text[], \(c.tags)::text[], \(c.metadata)::text[], \(c.campaign)::text[],
                 \(c.clickURL)::text[], \(c.userAgent)::text[], \(c.ip)::text[], \(c.isFirst)::text[],
-                \(c.isMachineOpen)::text[], \(c.raw)::text[]
+                \(c.isMachineOpen)::text[], \(c.estimated)::boolean[], \(c.raw)::text[]
             ) AS t(provider, event_key, source, event_type, esp_event, delivery_id, occurred_at,
                    received_at, message_id, rfc_message_id, recipient, recipient_domain, sender,
                    sender_domain, bounce_class, reject_reason, smtp_code, enhanced_status,
                    mta_response, description, tags, metadata, campaign, click_url, user_agent, ip,
-                   is_first, is_machine_open, raw)
+                   is_first, is_machine_open, occurred_at_estimated, raw)
             ORDER BY provider, event_key
         ), keys AS (
             INSERT INTO event_keys (provider, event_key, occurred_at)
@@ -58,7 +58,7 @@ extension EventStore {
                 received_at, message_id, rfc_message_id, recipient, recipient_domain, sender,
                 sender_domain, bounce_class, reject_reason, smtp_code, enhanced_status, mta_response,
                 description, tags, metadata, campaign, click_url, user_agent, ip, is_first,
-                is_machine_open, raw)
+                is_machine_open, occurred_at_estimated, raw)
             SELECT provider, event_key, source, event_type, esp_event, nullif(delivery_id, ''),
                    occurred_at, received_at, nullif(message_id, ''), nullif(rfc_message_id, ''),
                    nullif(recipient, ''), nullif(recipient_domain, ''), nullif(sender, ''),
@@ -66,7 +66,8 @@ extension EventStore {
                    nullif(smtp_code, '')::integer, nullif(enhanced_status, ''), nullif(mta_response, ''),
                    nullif(description, ''), tags::jsonb, metadata::jsonb, nullif(campaign, ''),
                    nullif(click_url, ''), nullif(user_agent, ''), nullif(ip, ''),
-                   nullif(is_first, '')::boolean, nullif(is_machine_open, '')::boolean, raw::jsonb
+                   nullif(is_first, '')::boolean, nullif(is_machine_open, '')::boolean, occurred_at_estimated,
+                   raw::jsonb
             FROM input JOIN keys USING (provider, event_key)
             RETURNING provider, event_key, source, event_type, occurred_at, received_at, message_id,
                       lower(recipient), recipient_domain, sender_domain, campaign, bounce_class, is_machine_open,

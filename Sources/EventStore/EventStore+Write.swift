@@ -111,7 +111,7 @@ extension EventStore {
     }
 }
 
-/// A batch turned inside out: one array per column.
+/// A batch turned inside out: one array per column, indexed text capped (``StorageLimits``).
 struct BatchColumns {
     var provider: [String] = [], eventKey: [String] = [], source: [String] = [], eventType: [String] = []
     var espEvent: [String] = [], deliveryId: [String] = [], occurredAt: [Date] = [], receivedAt: [Date] = []
@@ -121,24 +121,24 @@ struct BatchColumns {
     var enhancedStatus: [String] = [], mtaResponse: [String] = [], description: [String] = []
     var tags: [String] = [], metadata: [String] = [], campaign: [String] = [], clickURL: [String] = []
     var userAgent: [String] = [], ip: [String] = [], isFirst: [String] = [], isMachineOpen: [String] = []
-    var raw: [String] = []
+    var estimated: [Bool] = [], raw: [String] = []
 
     init(_ events: [EmailEvent]) {
         for e in events {
             provider.append(e.provider.rawValue)
-            eventKey.append(e.eventKey)
+            eventKey.append(StorageLimits.cap(e.eventKey, StorageLimits.identifier))
             source.append(e.source)
             eventType.append(e.type.rawValue)
-            espEvent.append(e.espEvent)
-            deliveryId.append(e.deliveryId ?? "")
+            espEvent.append(StorageLimits.cap(e.espEvent, StorageLimits.label))
+            deliveryId.append(StorageLimits.cap(e.deliveryId, StorageLimits.identifier) ?? "")
             occurredAt.append(e.occurredAt)
             receivedAt.append(e.receivedAt)
-            messageId.append(e.messageId ?? "")
-            rfcMessageId.append(e.rfcMessageId ?? "")
-            recipient.append(e.recipient ?? "")
-            recipientDomain.append(e.recipientDomain ?? "")
-            sender.append(e.sender ?? "")
-            senderDomain.append(e.senderDomain ?? "")
+            messageId.append(StorageLimits.cap(e.messageId, StorageLimits.identifier) ?? "")
+            rfcMessageId.append(StorageLimits.cap(e.rfcMessageId, StorageLimits.identifier) ?? "")
+            recipient.append(StorageLimits.cap(e.recipient, StorageLimits.address) ?? "")
+            recipientDomain.append(StorageLimits.cap(e.recipientDomain, StorageLimits.label) ?? "")
+            sender.append(StorageLimits.cap(e.sender, StorageLimits.address) ?? "")
+            senderDomain.append(StorageLimits.cap(e.senderDomain, StorageLimits.label) ?? "")
             bounceClass.append(e.bounceClass?.rawValue ?? "")
             rejectReason.append(e.rejectReason?.rawValue ?? "")
             smtpCode.append(e.smtpCode.map(String.init) ?? "")
@@ -147,12 +147,13 @@ struct BatchColumns {
             description.append(e.description ?? "")
             tags.append(EventJSON.json(e.tags))
             metadata.append(EventJSON.json(e.metadata))
-            campaign.append(e.campaign ?? "")
+            campaign.append(StorageLimits.cap(e.campaign, StorageLimits.label) ?? "")
             clickURL.append(e.clickURL ?? "")
             userAgent.append(e.userAgent ?? "")
             ip.append(e.ip ?? "")
             isFirst.append(e.isFirst.map { $0 ? "true" : "false" } ?? "")
             isMachineOpen.append(e.isMachineOpen.map { $0 ? "true" : "false" } ?? "")
+            estimated.append(e.occurredAtEstimated ?? false)
             raw.append(String(decoding: e.raw, as: UTF8.self))
         }
     }

@@ -4,11 +4,16 @@ import PostgresNIO
 /// means "back off and keep the entries pending", `rejected` means the data itself was refused.
 public struct EventStoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
-        /// PostgreSQL could not be reached or the connection broke: nothing was committed.
+        /// PostgreSQL could not be reached, the connection broke, or the transaction was rolled back
+        /// for a reason that passes (deadlock, serialization, timeout, shutdown): nothing was
+        /// committed, and retrying the same batch later succeeds.
         case unavailable
-        /// PostgreSQL refused the data (bad value, constraint): retrying the same batch fails again.
+        /// PostgreSQL refused the data: retrying the same batch fails again, so the worker isolates
+        /// the events refused on their own and dead-letters only those.
         case rejected
-        /// Anything else PostgreSQL answered (permissions, missing table, …).
+        /// The deployment is wrong (authentication, missing database, table or privilege, a
+        /// statement this server does not support): every event would fail alike, so nothing is
+        /// dead-lettered; the worker retries until an operator fixes it.
         case server
     }
 
@@ -33,16 +38,25 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         case .server:
             let state = psql.serverInfo?[.sqlState]
             let message = psql.serverInfo?[.message] ?? "server error"
-            // Class 22 is data exception, 23 integrity violation: properties of the batch.
-            // 08 (connection), 53 (resources), 57 (operator intervention, e.g. shutdown) are transient.
-            switch state?.prefix(2) {
-            case "22", "23": return EventStoreError(.rejected, message, sqlState: state)
-            // 40 (deadlock, serialization failure) is a transaction rolled back: retrying succeeds.
-            case "08", "40", "53", "57", "58": return EventStoreError(.unavailable, message, sqlState: state)
-            default: return EventStoreError(.server, message, sqlState: state)
-            }
+            return EventStoreError(state.map(classify) ?? .server, message, sqlState: state)
         default:
             return EventStoreError(.unavailable, String(describing: psql.code))
+        }
+    }
+
+    /// What a SQLSTATE says about a failed batch (PostgreSQL's appendix A). Transient: 08
+    /// connection, 40 rollback (deadlock, serialization), 53 resources, 57 operator intervention
+    /// (shutdown, statement_timeout), 58 system, and 55P03 lock_timeout. Deployment: 28
+    /// authorization, 3D/3F missing database or schema, 42 syntax or access rule (missing table,
+    /// privilege), 0A unsupported feature, 25 transaction state, 55 prerequisite state, XX internal.
+    /// Everything else (22 data, 23 integrity, 54 limits such as an index row too large, …) is
+    /// about the events themselves.
+    public static func classify(_ sqlState: String) -> Code {
+        if sqlState == "55P03" { return .unavailable }
+        switch sqlState.prefix(2) {
+        case "08", "40", "53", "57", "58": return .unavailable
+        case "28", "3D", "3F", "42", "0A", "25", "55", "XX": return .server
+        default: return .rejected
         }
     }
 }

@@ -69,5 +69,9 @@ enum Migrations {
             version: 2, name: "index on stored_at",
             statements: ["CREATE INDEX email_events_stored_at ON email_events (stored_at)"]),
         analytics,
+        // Events whose ESP sent no plausible time carry their receive time (EventTime).
+        Step(
+            version: 4, name: "occurred_at_estimated",
+            statements: ["ALTER TABLE email_events ADD COLUMN occurred_at_estimated boolean NOT NULL DEFAULT false"]),
     ]
 }

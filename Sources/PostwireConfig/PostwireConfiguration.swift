@@ -112,6 +112,15 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     public var housekeepingIntervalMilliseconds = 60_000
     /// A consumer idle this long with nothing pending is removed from the group.
     public var consumerRetentionMilliseconds = 3_600_000
+    /// PostgreSQL's `statement_timeout` and `lock_timeout` on the worker's sessions: a statement
+    /// stuck behind a lock or a runaway plan is cancelled (and the batch retried) instead of
+    /// holding its lane forever. 0 turns either off.
+    public var statementTimeoutMilliseconds = 60_000
+    public var lockTimeoutMilliseconds = 30_000
+    /// After SIGTERM, how long the worker may take to finish and commit the batches in hand
+    /// before it is cancelled (their entries stay pending and are reclaimed). Keep it below the
+    /// container's stop grace period (compose: 30 s).
+    public var shutdownTimeoutMilliseconds = 25_000
     /// The operations port: `/metrics`, `/healthz`, `/readyz` (docs/METRICS.md). 0 lets the system
     /// pick a free port (it is logged); -1 turns it off. Two workers on one host need two ports.
     public var metricsHost = "0.0.0.0"

@@ -59,6 +59,12 @@ public struct AutoClaimResult: Sendable {
     /// Ids that were pending but no longer exist in the stream (trimmed or deleted). Redis drops
     /// them from the PEL: those events are lost to consumers, so callers should alert on them.
     public var deletedIds: [String]
+
+    public init(nextStart: String, entries: [StreamEntry], deletedIds: [String] = []) {
+        self.nextStart = nextStart
+        self.entries = entries
+        self.deletedIds = deletedIds
+    }
 }
 
 extension StreamEntry {

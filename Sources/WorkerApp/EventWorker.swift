@@ -59,16 +59,43 @@ public struct EventWorker: Service {
                     let shard = lane % layout.shards
                     var laneLogger = logger
                     laneLogger[metadataKey: "consumer"] = "\(consumerName(lane: lane))"
+                    let name = consumerName(lane: lane)
+                    let streamName = layout.stream(shard: shard)
                     let consumerLane = ConsumerLane(
-                        redis: clients[lane], store: store, settings: settings, policy: RetryPolicy(settings), campaignRule: campaignRule,
-                        stream: layout.stream(shard: shard), deadLetterStream: deadLetterStream,
-                        consumer: consumerName(lane: lane), housekeeps: lane < layout.shards, stats: stats, logger: laneLogger)
+                        stream: RedisLaneStream(
+                            redis: clients[lane], stream: streamName, group: settings.group, consumer: name,
+                            deadLetterStream: deadLetterStream),
+                        store: store, settings: settings, policy: RetryPolicy(settings), campaignRule: campaignRule,
+                        streamName: streamName, consumer: name,
+                        housekeeping: lane < layout.shards ? housekeeping(redis: clients[lane], stream: streamName, self_: name) : nil,
+                        stats: stats, logger: laneLogger)
                     group.addTask { await consumerLane.run() }
                 }
             }
         }
         for client in clients { await client.close() }
         logger.info("worker stopped", metadata: ["lanes": "\(laneCount)"])
+    }
+
+    /// One lane per stream trims it, removes departed consumers and keeps the next months'
+    /// partitions made. Failures are only logged: housekeeping must never stop the worker.
+    private func housekeeping(redis: RedisClient, stream: String, self_: String) -> @Sendable () async -> Void {
+        { [store, settings, logger] in
+            do {
+                // Next months' partitions exist before their events arrive.
+                try await store.ensurePartitions(from: Date().addingTimeInterval(-31 * 86400), months: 4)
+            } catch {
+                logger.warning("partitions not checked", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await Housekeeping(
+                    redis: redis, stream: stream, self_: self_, retentionMilliseconds: settings.consumerRetentionMilliseconds,
+                    logger: logger
+                ).run()
+            } catch {
+                logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Joins the group on every shard and waits for the schema. Returns false if shut down while waiting.

@@ -21,7 +21,9 @@ public enum Worker {
             throw ConfigurationError(message: "analytics.campaignRule: \(error)")
         }
         let postgres = PostgresClient(
-            configuration: configuration.postgres.clientConfiguration(password: secrets.postgresPassword),
+            configuration: configuration.postgres.clientConfiguration(
+                password: secrets.postgresPassword,
+                timeouts: (configuration.worker.statementTimeoutMilliseconds, configuration.worker.lockTimeoutMilliseconds)),
             backgroundLogger: logger
         )
         let worker = EventWorker(
@@ -44,13 +46,13 @@ public enum Worker {
                         quarantineStream: configuration.redis.quarantineStream)))
         }
         services.append(.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup))
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services,
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A batch whose commit hangs must not keep the process past its container's grace period:
+        // cancelled, its entries stay pending and another worker reclaims them.
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(max(1, configuration.worker.shutdownTimeoutMilliseconds))
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         return (group, worker)
     }
 }

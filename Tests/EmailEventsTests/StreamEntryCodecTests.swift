@@ -213,6 +213,36 @@ import Testing
         for micros: Int64 in [0, 1, 1_700_000_060_000_001, 1_700_000_005_250_001, -5] {
             #expect(Date(unixMicroseconds: micros).unixMicroseconds == micros)
         }
-        #expect(Date(unixSeconds: 1_700_000_005.250001).unixMicroseconds == 1_700_000_005_250_001)
+        let received = Date(timeIntervalSince1970: 1_700_000_100)
+        #expect(EventTime.seconds(1_700_000_005.250001, receivedAt: received)?.unixMicroseconds == 1_700_000_005_250_001)
+    }
+
+    /// Out-of-range and non-finite times are absent, never a trap: the values a hostile or broken
+    /// ESP sends (1e13 s overflowed Int64 microseconds and crashed the ingress).
+    @Test func implausibleEventTimesAreAbsent() {
+        let received = Date(timeIntervalSince1970: 1_700_000_000)
+        for bad: Double in [
+            1e13, 1e300, -1e300, 9.3e18, -1, 0, 946_684_799, 1_700_086_401, .infinity, -.infinity, .nan, .greatestFiniteMagnitude,
+        ] {
+            #expect(EventTime.seconds(bad, receivedAt: received) == nil, "\(bad) s")
+            #expect(EventTime.milliseconds(bad, receivedAt: received) == nil, "\(bad) ms")
+        }
+        #expect(EventTime.milliseconds(1e13, receivedAt: Date(timeIntervalSince1970: 1e10)) != nil, "1e13 ms is 2286")
+        #expect(EventTime.seconds(946_684_800, receivedAt: received) != nil)
+        #expect(EventTime.seconds(1_700_086_400, receivedAt: received) != nil, "a day ahead of receipt is allowed")
+        #expect(EventTime.checked(Date(timeIntervalSince1970: -62_135_596_800), receivedAt: received) == nil, "year 1")
+        #expect(EventTime.checked(nil, receivedAt: received) == nil)
+    }
+
+    @Test func anEventWithoutATimeTakesItsReceiveTimeMarkedEstimated() throws {
+        let received = Date(timeIntervalSince1970: 1_700_000_000)
+        var event = EmailEvent(
+            provider: .mailgun, source: "default", type: .delivered, espEvent: "delivered", eventKey: "k", occurredAt: nil,
+            receivedAt: received, raw: Array("{}".utf8))
+        #expect(event.occurredAt == received && event.occurredAtEstimated == true)
+        let decoded = try StreamEntryCodec.decode(Dictionary(StreamEntryCodec.encode(event), uniquingKeysWith: { a, _ in a }))
+        #expect(decoded == event)
+        event.occurredAtEstimated = nil
+        #expect(!String(decoding: EventJSON.encode(event), as: UTF8.self).contains("occurredAtEstimated"))
     }
 }

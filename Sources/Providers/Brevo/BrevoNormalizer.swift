@@ -9,14 +9,10 @@ enum BrevoNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }
         // ts_epoch is milliseconds UTC, the most reliable of Brevo's times; ts_event and ts are seconds.
-        let occurredAt: Date
-        if let millis = object.double("ts_epoch") {
-            occurredAt = Date(unixMicroseconds: Int64(millis.rounded()) * 1000)
-        } else if let seconds = object.double("ts_event") ?? object.double("ts") {
-            occurredAt = Date(unixSeconds: seconds)
-        } else {
-            throw WebhookError(.malformed, "event object has no ts_epoch, ts_event or ts")
-        }
+        // Some events (proxy opens) carry only `date`, in the account's time zone: not used.
+        let occurredAt =
+            EventTime.milliseconds(object.double("ts_epoch"), receivedAt: receivedAt)
+            ?? EventTime.seconds(object.double("ts_event") ?? object.double("ts"), receivedAt: receivedAt)
         let (type, bounceClass, rejectReason) = classify(name)
         var event = EmailEvent(
             provider: .brevo, source: source, type: type, espEvent: name,

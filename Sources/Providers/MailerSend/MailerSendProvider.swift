@@ -41,9 +41,8 @@ enum MailerSendNormalizer {
     static func normalize(_ body: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = body.text("type") else { throw WebhookError(.malformed, "body has no type") }
         let data = body.object("data")
-        guard let time = data?.text("created_at") ?? body.text("created_at"), let occurredAt = ISO8601.parse(time) else {
-            throw WebhookError(.malformed, "body has no readable created_at")
-        }
+        let time = data?.text("created_at") ?? body.text("created_at")
+        let occurredAt = EventTime.checked(time.flatMap(ISO8601.parse), receivedAt: receivedAt)
         let email = data?.object("email")
         let morph = data?.object("morph")
         // Webhook version 2 nests `email` and `morph`; version 1 is flat (`message_id`, `email` a string).

@@ -5,19 +5,17 @@ import Foundation
 enum MailgunNormalizer {
     static func normalize(_ data: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = data.text("event") else { throw WebhookError(.malformed, "event-data has no event") }
-        guard let timestamp = data.double("timestamp") else {
-            throw WebhookError(.malformed, "event-data has no numeric timestamp")
-        }
-        guard let id = data.text("id") else { throw WebhookError(.malformed, "event-data has no id") }
-        let occurredAt = Date(unixSeconds: timestamp)
+        let occurredAt = EventTime.seconds(data.double("timestamp"), receivedAt: receivedAt)
         let status = data.object("delivery-status")
         let headers = data.object("message")?.object("headers")
 
-        // The id is unique only within a day, so the key carries the event's own time.
+        // The id is unique only within a day, so the key carries the event's own time. Without an id
+        // or a usable time, the event's own bytes identify it: Mailgun's retries repeat them.
+        let key =
+            if let id = data.text("id"), let occurredAt { "\(id):\(occurredAt.unixMicroseconds)" } else { EventKey.content(raw) }
         var event = EmailEvent(
             provider: .mailgun, source: source, type: type(of: name, data),
-            espEvent: name, eventKey: "\(id):\(occurredAt.unixMicroseconds)",
-            occurredAt: occurredAt, receivedAt: receivedAt, raw: raw
+            espEvent: name, eventKey: key, occurredAt: occurredAt, receivedAt: receivedAt, raw: raw
         )
         event.messageId = headers?.text("message-id")
         event.rfcMessageId = event.messageId.map(stripAngleBrackets)

@@ -8,7 +8,6 @@ import Foundation
 enum MailjetNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }
-        guard let seconds = object.double("time") else { throw WebhookError(.malformed, "event object has no numeric time") }
         // MessageID exceeds 2^53: JSONObject reads integers exactly, never through a Double.
         let messageId = object.string("MessageID") ?? object.string("mj_message_id")
         let error = object.text("error")
@@ -28,7 +27,7 @@ enum MailjetNormalizer {
         var event = EmailEvent(
             provider: .mailjet, source: source, type: type, espEvent: name,
             eventKey: EventKey.derived([name, messageId, object.text("email")?.lowercased(), object.string("time"), object.text("url")]),
-            occurredAt: Date(unixSeconds: seconds), receivedAt: receivedAt, raw: raw
+            occurredAt: EventTime.seconds(object.double("time"), receivedAt: receivedAt), receivedAt: receivedAt, raw: raw
         )
         event.messageId = messageId
         event.setRecipient(object.text("email"))

@@ -82,7 +82,6 @@ enum MandrillNormalizer {
         guard let name = object.text("event") ?? object.text("type") else {
             throw WebhookError(.malformed, "event has no event or type")
         }
-        guard let seconds = object.double("ts") else { throw WebhookError(.malformed, "event has no numeric ts") }
         let message = object.object("msg")
         let id = object.text("_id") ?? message?.text("_id")
         var event = EmailEvent(
@@ -90,7 +89,7 @@ enum MandrillNormalizer {
             eventKey: EventKey.derived([
                 id, name, object.string("ts"), object.text("url") ?? object.text("ip"), object.object("reject")?.text("email"),
             ]),
-            occurredAt: Date(unixSeconds: seconds), receivedAt: receivedAt, raw: raw
+            occurredAt: EventTime.seconds(object.double("ts"), receivedAt: receivedAt), receivedAt: receivedAt, raw: raw
         )
         event.messageId = id
         event.setRecipient(message?.text("email") ?? object.object("reject")?.text("email") ?? object.object("entry")?.text("email"))

@@ -12,9 +12,7 @@ enum PostmarkNormalizer {
             throw WebhookError(.malformed, "no RecordType (an inbound-message webhook sent to the events URL?)")
         }
         let timeText = ["DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt"].lazy.compactMap { object.text($0) }.first
-        guard let timeText, let occurredAt = ISO8601.parse(timeText) else {
-            throw WebhookError(.malformed, "\(recordType) has no readable event time")
-        }
+        let occurredAt = EventTime.checked(timeText.flatMap(ISO8601.parse), receivedAt: receivedAt)
         let messageId = (object.anyCase("MessageID") as? String).flatMap { $0.isEmpty ? nil : $0 }
         let recipient = object.text("Recipient") ?? object.text("Email")
         let bounceType = object.text("Type")

@@ -15,7 +15,9 @@ enum SESNormalizer {
         let mail = ses.object("mail")
         let detail = ses.object(detailKey(name))
         let timeText = detail?.text("timestamp") ?? mail?.text("timestamp") ?? snsTimestamp
-        guard let occurredAt = ISO8601.parse(timeText) else { throw WebhookError(.malformed, "SES event has no readable timestamp") }
+        let occurredAt =
+            EventTime.checked(ISO8601.parse(timeText), receivedAt: receivedAt)
+            ?? EventTime.checked(ISO8601.parse(snsTimestamp), receivedAt: receivedAt)
 
         let recipients = recipients(name, detail: detail, mail: mail)
         guard !recipients.isEmpty else { throw WebhookError(.malformed, "SES event names no recipient") }

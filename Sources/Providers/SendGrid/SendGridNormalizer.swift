@@ -17,14 +17,11 @@ enum SendGridNormalizer {
 
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }
-        guard let seconds = object.double("timestamp") else {
-            throw WebhookError(.malformed, "event object has no numeric timestamp")
-        }
         // Without sg_event_id, the event's own bytes identify it: a retried batch repeats them.
         let key = object.text("sg_event_id") ?? "sha256:" + Hex.encode(SHA256.hash(data: raw))
         var event = EmailEvent(
             provider: .sendgrid, source: source, type: type(of: name), espEvent: name, eventKey: key,
-            occurredAt: Date(unixSeconds: seconds), receivedAt: receivedAt, raw: raw
+            occurredAt: EventTime.seconds(object.double("timestamp"), receivedAt: receivedAt), receivedAt: receivedAt, raw: raw
         )
         event.messageId = object.text("sg_message_id")
         event.rfcMessageId = object.text("smtp-id").map(stripAngleBrackets)

@@ -34,8 +34,9 @@ enum SparkPostNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = object.text("type") else { throw WebhookError(.malformed, "event has no type") }
         // Unix seconds (a string in SparkPost's samples); generation events carry ISO 8601 instead.
-        guard let occurredAt = object.double("timestamp").map(Date.init(unixSeconds:)) ?? object.text("timestamp").flatMap(ISO8601.parse)
-        else { throw WebhookError(.malformed, "event has no readable timestamp") }
+        let occurredAt =
+            EventTime.seconds(object.double("timestamp"), receivedAt: receivedAt)
+            ?? EventTime.checked(object.text("timestamp").flatMap(ISO8601.parse), receivedAt: receivedAt)
         let key =
             object.text("event_id")
             ?? EventKey.derived([name, object.text("message_id"), object.text("rcpt_to"), object.string("timestamp")])

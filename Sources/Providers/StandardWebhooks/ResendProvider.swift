@@ -30,9 +30,8 @@ enum ResendNormalizer {
         _ body: JSONObject, raw: [UInt8], id: String?, source: String, receivedAt: Date
     ) throws(WebhookError) -> EmailEvent {
         guard let name = body.text("type") else { throw WebhookError(.malformed, "body has no type") }
-        guard let time = body.text("created_at"), let occurredAt = ISO8601.parse(time) else {
-            throw WebhookError(.malformed, "body has no readable created_at")
-        }
+        let time = body.text("created_at")
+        let occurredAt = EventTime.checked(time.flatMap(ISO8601.parse), receivedAt: receivedAt)
         let data = body.object("data")
         let key = id ?? EventKey.derived([name, data?.text("email_id"), time])
         var event = EmailEvent(

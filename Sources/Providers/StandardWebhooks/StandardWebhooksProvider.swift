@@ -21,9 +21,9 @@ public struct StandardWebhooksProvider: WebhookProvider {
         guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
         guard let name = body.text("type") else { throw WebhookError(.malformed, "body has no type") }
         let headerTime = (request.headers["webhook-timestamp"] ?? request.headers["svix-timestamp"]).flatMap(Double.init)
-        guard let occurredAt = body.text("timestamp").flatMap(ISO8601.parse) ?? headerTime.map(Date.init(unixSeconds:)) else {
-            throw WebhookError(.malformed, "no timestamp in the body or the headers")
-        }
+        let occurredAt =
+            EventTime.checked(body.text("timestamp").flatMap(ISO8601.parse), receivedAt: request.receivedAt)
+            ?? EventTime.seconds(headerTime, receivedAt: request.receivedAt)
         let type = name.split(separator: ".").lazy.compactMap { EventType(rawValue: String($0)) }.first ?? .unknown
         var event = EmailEvent(
             provider: .standardwebhooks, source: source, type: type, espEvent: name,
