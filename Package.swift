@@ -200,7 +200,14 @@ let package = Package(
         ),
         .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams"], swiftSettings: swiftSettings),
         .testTarget(name: "PostwireConfigTests", dependencies: ["PostwireConfig"], swiftSettings: swiftSettings),
-        .testTarget(name: "IngressAppTests", dependencies: ["IngressApp"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IngressAppTests",
+            dependencies: [
+                "IngressApp", "Providers", "EmailEvents", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "WorkerAppTests",
             dependencies: [

@@ -69,9 +69,53 @@ enum Migrations {
             version: 2, name: "index on stored_at",
             statements: ["CREATE INDEX email_events_stored_at ON email_events (stored_at)"]),
         analytics,
-        // Events whose ESP sent no plausible time carry their receive time (EventTime).
+        // Events whose ESP sent no plausible time carry their receive time (EventTime). Partitions
+        // made by two workers at once: the second one's CREATE found the first one's table
+        // (42P07), because a function's catalog lookups do not see what committed while it waited
+        // for the advisory lock; a partition that exists by then is now simply skipped.
         Step(
-            version: 4, name: "occurred_at_estimated",
-            statements: ["ALTER TABLE email_events ADD COLUMN occurred_at_estimated boolean NOT NULL DEFAULT false"]),
+            version: 4, name: "occurred_at_estimated; race-free partitions",
+            statements: [
+                "ALTER TABLE email_events ADD COLUMN occurred_at_estimated boolean NOT NULL DEFAULT false",
+                ensurePartitionsRaceFree,
+            ]),
     ]
+
+    static let ensurePartitionsRaceFree = """
+        CREATE OR REPLACE FUNCTION postwire_ensure_partitions(start timestamptz, months integer, parent text DEFAULT 'email_events')
+        RETURNS integer LANGUAGE plpgsql AS $$
+        DECLARE
+            first_month timestamptz := date_trunc('month', start, 'UTC');
+            lower_bound timestamptz;
+            upper_bound timestamptz;
+            name text;
+            created integer := 0;
+            default_partition regclass;
+        BEGIN
+            SELECT i.inhrelid::regclass INTO default_partition FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = parent::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+            FOR i IN 0 .. months - 1 LOOP
+                lower_bound := (first_month AT TIME ZONE 'UTC' + make_interval(months => i)) AT TIME ZONE 'UTC';
+                upper_bound := (first_month AT TIME ZONE 'UTC' + make_interval(months => i + 1)) AT TIME ZONE 'UTC';
+                name := 'email_events_y' || to_char(lower_bound AT TIME ZONE 'UTC', 'YYYY') || 'm'
+                    || to_char(lower_bound AT TIME ZONE 'UTC', 'MM');
+                CONTINUE WHEN to_regclass(name) IS NOT NULL;
+                PERFORM pg_advisory_xact_lock(hashtext('postwire_partitions'));
+                BEGIN
+                    EXECUTE format('CREATE TABLE %I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name, parent);
+                EXCEPTION WHEN duplicate_table THEN
+                    CONTINUE;  -- made by another session while this one waited for the lock
+                END;
+                IF default_partition IS NOT NULL THEN
+                    EXECUTE format('WITH moved AS (DELETE FROM %s WHERE occurred_at >= %L AND occurred_at < %L RETURNING *) '
+                        'INSERT INTO %I SELECT * FROM moved', default_partition, lower_bound, upper_bound, name);
+                END IF;
+                EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                    parent, name, lower_bound, upper_bound);
+                created := created + 1;
+            END LOOP;
+            RETURN created;
+        END
+        $$
+        """
 }

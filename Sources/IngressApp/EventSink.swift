@@ -2,16 +2,77 @@ import EmailEvents
 import Foundation
 import RedisStreams
 
-/// Where accepted events go. The ingress answers 2xx only after ``append(_:replayNonce:nonceTTL:)``
-/// returned (DESIGN.md guarantee 1).
+/// Where authentic requests go. The ingress answers 2xx only after ``store(_:)`` returned
+/// (DESIGN.md guarantee 1).
 public protocol EventSink: Sendable {
-    /// Appends every event atomically. With a nonce: only if the nonce was not seen within its TTL;
-    /// returns `nil` when it was (nothing appended).
-    func append(_ events: [EmailEvent], replayNonce: String?, nonceTTL: Int) async throws(RedisError) -> Int?
-    /// Keeps an authentic request whose events could not be parsed, with the reason.
-    func quarantine(_ entry: QuarantineEntry) async throws(RedisError)
+    /// Stores what one authentic request yielded in one atomic step: its events appended, its
+    /// unreadable elements quarantined (within the source's budget), and its replay nonce consumed.
+    /// Returns nil when the nonce was already consumed: then nothing was stored.
+    func store(_ request: StoredRequest) async throws(RedisError) -> StoreOutcome?
+    /// Whether a nonce was already consumed: the check before a request is normalized (the
+    /// consuming check is ``store(_:)``'s).
+    func hasSeen(_ replayNonce: String) async throws(RedisError) -> Bool
     /// Throws when the backend is unreachable (readiness).
     func ping() async throws(RedisError)
+}
+
+/// One authentic request's outcome, as ``EventSink/store(_:)`` takes it.
+public struct StoredRequest: Sendable {
+    public var events: [EmailEvent]
+    public var quarantine: [QuarantineEntry]
+    public var replayNonce: String?
+    public var nonceTTL: Int
+    /// How much this source may add to the quarantine per hour; beyond it a 422 is still answered,
+    /// but the body is not kept (a spent signature must not fill Redis).
+    public var budget: QuarantineBudget
+
+    public init(
+        events: [EmailEvent], quarantine: [QuarantineEntry] = [], replayNonce: String? = nil, nonceTTL: Int = 0,
+        budget: QuarantineBudget = .unlimited
+    ) {
+        self.events = events
+        self.quarantine = quarantine
+        self.replayNonce = replayNonce
+        self.nonceTTL = nonceTTL
+        self.budget = budget
+    }
+}
+
+public struct QuarantineBudget: Sendable, Equatable {
+    public var entriesPerHour: Int
+    public var bytesPerHour: Int
+
+    public init(entriesPerHour: Int, bytesPerHour: Int) {
+        self.entriesPerHour = entriesPerHour
+        self.bytesPerHour = bytesPerHour
+    }
+
+    public static let unlimited = QuarantineBudget(entriesPerHour: Int.max / 2, bytesPerHour: Int.max / 2)
+}
+
+public struct StoreOutcome: Sendable, Equatable {
+    public var appended: Int
+    /// Quarantine entries kept, and those not kept for the budget.
+    public var quarantined: Int
+    public var overBudget: Int
+
+    public init(appended: Int, quarantined: Int = 0, overBudget: Int = 0) {
+        self.appended = appended
+        self.quarantined = quarantined
+        self.overBudget = overBudget
+    }
+}
+
+extension EventSink {
+    /// Appends events alone (tests, tools): ``store(_:)`` without quarantine.
+    public func append(_ events: [EmailEvent], replayNonce: String?, nonceTTL: Int) async throws(RedisError) -> Int? {
+        try await store(StoredRequest(events: events, replayNonce: replayNonce, nonceTTL: nonceTTL))?.appended
+    }
+
+    /// Quarantines one entry alone (tests, tools).
+    public func quarantine(_ entry: QuarantineEntry) async throws(RedisError) {
+        _ = try await store(StoredRequest(events: [], quarantine: [entry]))
+    }
 }
 
 public struct QuarantineEntry: Sendable {
@@ -24,10 +85,12 @@ public struct QuarantineEntry: Sendable {
     /// The request's headers without credentials, so a replay can normalize it as it arrived
     /// (Resend's event key is its `svix-id` header).
     public var headers: [String: String]
+    /// The element's position in its request; nil when the whole request is kept.
+    public var index: Int?
 
     public init(
         provider: String, source: String, reason: String, contentType: String, receivedAt: Date, body: [UInt8],
-        headers: [String: String] = [:]
+        headers: [String: String] = [:], index: Int? = nil
     ) {
         self.provider = provider
         self.source = source
@@ -36,6 +99,7 @@ public struct QuarantineEntry: Sendable {
         self.receivedAt = receivedAt
         self.body = body
         self.headers = headers
+        self.index = index
     }
 
     /// Headers that carry secrets or signatures are never stored.
@@ -44,7 +108,7 @@ public struct QuarantineEntry: Sendable {
     }
 
     var fields: [(String, [UInt8])] {
-        [
+        var fields: [(String, [UInt8])] = [
             ("v", Array("1".utf8)),
             ("p", Array(provider.utf8)),
             ("s", Array(source.utf8)),
@@ -57,33 +121,57 @@ public struct QuarantineEntry: Sendable {
                 Array((try? JSONSerialization.data(withJSONObject: Self.storable(headers), options: [.sortedKeys])) ?? Data("{}".utf8))
             ),
         ]
+        if let index { fields.append(("index", Array(String(index).utf8))) }
+        return fields
     }
 }
 
-/// The Redis Streams sink: one MULTI/EXEC (or one guarded script) per request and shard.
+/// The Redis Streams sink: one MULTI/EXEC per shard for a plain batch, one script for a request
+/// with a nonce or with elements to quarantine.
 public struct RedisEventSink: EventSink {
     let client: RedisClient
     let layout: StreamLayout
     let quarantineStream: String
+    /// Prefix of the per-source, per-hour quarantine budget counters.
+    let budgetPrefix: String
 
-    public init(client: RedisClient, layout: StreamLayout, quarantineStream: String) {
+    public init(client: RedisClient, layout: StreamLayout, quarantineStream: String, budgetPrefix: String = "postwire:qb:") {
         self.client = client
         self.layout = layout
         self.quarantineStream = quarantineStream
+        self.budgetPrefix = budgetPrefix
     }
 
-    /// A guarded request (one nonce: a Mailgun token, a Standard Webhooks id) goes whole to the shard
-    /// of its first event, with its guard key in the same hash slot. An unguarded batch is split by
-    /// shard; should a later shard's append fail the request gets 503 and the ESP retries all of it,
-    /// and the store counts the events that did arrive once.
-    public func append(_ events: [EmailEvent], replayNonce: String?, nonceTTL: Int) async throws(RedisError) -> Int? {
-        if let replayNonce {
-            let shard = events.first.map { layout.shard(provider: $0.provider.rawValue, eventKey: $0.eventKey) } ?? 0
-            let ids = try await client.xaddAtomically(
-                layout.stream(shard: shard), events.map(StreamEntryCodec.encode),
-                unlessKeyExists: layout.guardKey(replayNonce, shard: shard), ttlSeconds: nonceTTL)
-            return ids?.count
+    /// A guarded request goes whole to the shard its nonce hashes to, where its guard key lives
+    /// (so the guard can be checked before the events are known). An unguarded batch is split by
+    /// shard; should a later shard's append fail the request gets 503 and the ESP retries all of
+    /// it, and the store counts the events that did arrive once.
+    public func store(_ request: StoredRequest) async throws(RedisError) -> StoreOutcome? {
+        guard request.replayNonce != nil || !request.quarantine.isEmpty else {
+            return StoreOutcome(appended: try await appendSplit(request.events))
         }
+        let shard =
+            request.replayNonce.map(nonceShard)
+            ?? request.events.first.map { layout.shard(provider: $0.provider.rawValue, eventKey: $0.eventKey) } ?? 0
+        let source = request.quarantine.first.map { "\($0.provider):\($0.source)" } ?? "none"
+        let hour = Int(Date().timeIntervalSince1970 / 3600)
+        let reply = try await client.storeRequest(
+            stream: layout.stream(shard: shard), events: request.events.map(StreamEntryCodec.encode),
+            guardKey: request.replayNonce.map { layout.guardKey($0, shard: shard) }, nonceTTL: request.nonceTTL,
+            quarantineStream: quarantineStream, quarantine: request.quarantine.map(\.fields),
+            budgetKey: "\(budgetPrefix)\(source):\(hour)", budget: (request.budget.entriesPerHour, request.budget.bytesPerHour))
+        return reply.map { StoreOutcome(appended: $0.appended, quarantined: $0.quarantined, overBudget: $0.overBudget) }
+    }
+
+    public func hasSeen(_ replayNonce: String) async throws(RedisError) -> Bool {
+        try await client.exists(layout.guardKey(replayNonce, shard: nonceShard(replayNonce)))
+    }
+
+    private func nonceShard(_ nonce: String) -> Int {
+        layout.shard(provider: "nonce", eventKey: nonce)
+    }
+
+    private func appendSplit(_ events: [EmailEvent]) async throws(RedisError) -> Int {
         guard layout.shards > 1 else {
             return try await client.xaddAtomically(layout.base, events.map(StreamEntryCodec.encode)).count
         }
@@ -97,10 +185,6 @@ public struct RedisEventSink: EventSink {
             appended += try await client.xaddAtomically(layout.stream(shard: shard), entries).count
         }
         return appended
-    }
-
-    public func quarantine(_ entry: QuarantineEntry) async throws(RedisError) {
-        _ = try await client.xadd(quarantineStream, entry.fields)
     }
 
     public func ping() async throws(RedisError) {

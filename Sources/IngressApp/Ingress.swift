@@ -26,7 +26,9 @@ public enum Ingress {
             ? FetchingSNSCertificates() : PinnedSNSCertificates(directory: configuration.ingress.snsCertificateDirectory)
         let registry = try SourceRegistry(sources: configuration.sources, secrets: secrets, certificates: certificates)
         let redis = RedisClient(configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword), logger: logger)
-        let sink = RedisEventSink(client: redis, layout: configuration.redis.layout, quarantineStream: configuration.redis.quarantineStream)
+        let sink = RedisEventSink(
+            client: redis, layout: configuration.redis.layout, quarantineStream: configuration.redis.quarantineStream,
+            budgetPrefix: configuration.redis.quarantineBudgetPrefix)
         let trustedProxies: IPAllowlist
         do {
             trustedProxies = try IPAllowlist(configuration.ingress.trustedProxies)
@@ -87,7 +89,9 @@ public enum Ingress {
             trustedProxies: trustedProxies,
             confirmSubscription: confirmSubscription,
             metrics: metrics,
-            rateLimiter: rateLimiter
+            rateLimiter: rateLimiter,
+            budget: QuarantineBudget(
+                entriesPerHour: configuration.ingress.quarantineEntriesPerHour, bytesPerHour: configuration.ingress.quarantineBytesPerHour)
         ).add(to: router)
         return Application(
             router: router,

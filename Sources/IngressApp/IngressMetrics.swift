@@ -27,6 +27,9 @@ public struct IngressMetrics: Sendable {
         var accepted: [String: Int] = [:]
         var authFailure: String?
         var quarantined = false
+        /// Elements of an authentic request set aside (quarantined, or over the budget).
+        var elementsSetAside = 0
+        var overBudget = 0
         var rateLimited = false
         var xadd: Duration?
     }
@@ -58,6 +61,14 @@ public struct IngressMetrics: Sendable {
         }
         if observation.quarantined {
             Counter(label: "postwire_ingress_quarantined_total", dimensions: [("provider", provider)], factory: factory).increment()
+        }
+        if observation.elementsSetAside > 0 {
+            Counter(label: "postwire_ingress_elements_quarantined_total", dimensions: [("provider", provider)], factory: factory)
+                .increment(by: observation.elementsSetAside)
+        }
+        if observation.overBudget > 0 {
+            Counter(label: "postwire_ingress_quarantine_over_budget_total", dimensions: [("provider", provider)], factory: factory)
+                .increment(by: observation.overBudget)
         }
         if observation.rateLimited {
             Counter(

@@ -19,10 +19,10 @@ enum JSONResponse {
 
     /// Every accepted request's answer, written directly: a JSONEncoder per answer was 2.4 % of
     /// the ingress's CPU under single Mailgun events.
-    static func accepted(_ count: Int) -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"accepted":\#(count)}"#)))
+    /// `{"accepted":n}`, or `{"accepted":n,"quarantined":k}` when k elements were set aside.
+    static func accepted(_ count: Int, quarantined: Int = 0) -> Response {
+        let body = quarantined > 0 ? #"{"accepted":\#(count),"quarantined":\#(quarantined)}"# : #"{"accepted":\#(count)}"#
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 
     static func make(_ status: HTTPResponse.Status, _ body: some Encodable, headers: HTTPFields = [:]) -> Response {

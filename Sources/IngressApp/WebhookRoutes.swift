@@ -27,6 +27,8 @@ struct WebhookRoutes: Sendable {
     let confirmSubscription: @Sendable (String) async throws -> Void
     let metrics: IngressMetrics
     let rateLimiter: (any RateLimiter)?
+    /// What one source may add to the quarantine per hour.
+    var budget: QuarantineBudget = .unlimited
 
     func add(to router: Router<IngressRequestContext>) {
         for path in ["/webhooks/:provider", "/webhooks/:provider/:source"] {
@@ -59,13 +61,13 @@ struct WebhookRoutes: Sendable {
         var observation = IngressMetrics.Observation()
         let response = await receive(request, context, &observation)
         let status = Int(response.status.code)
-        observation.quarantined = status == 422  // only answered once the request is kept
+        observation.quarantined = status == 422  // only answered once the request was stored
         metrics.record(observation, status: status, duration: .now - start)
         context.logger.info(
             "request",
             metadata: [
                 "provider": "\(observation.provider)", "source": "\(observation.source)", "status": "\(status)",
-                "events": "\(observation.accepted.values.reduce(0, +))",
+                "events": "\(observation.accepted.values.reduce(0, +))", "set_aside": "\(observation.elementsSetAside)",
             ])
         return response
     }
@@ -121,32 +123,69 @@ struct WebhookRoutes: Sendable {
             body: Array(buffer: body),
             receivedAt: Date()
         )
-        let received: ReceivedWebhook
+        let authentication: Authentication
         do {
-            received = try await entry.provider.receive(
-                webhook, source: entry.name, credentials: entry.credentials, now: webhook.receivedAt)
+            authentication = try await entry.provider.authenticate(webhook, credentials: entry.credentials, now: webhook.receivedAt)
         } catch {
             if error.isAuthenticationFailure { observation.authFailure = IngressMetrics.reason(error.code) }
-            return await refuse(error, webhook: webhook, entry: entry, logger: logger)
+            return refuse(error, entry: entry, logger: logger)
         }
+        let ttl = max(entry.credentials.replayWindow, 300) * 2
+        if let nonce = authentication.replayNonce {
+            // A spent nonce is refused before its body is read any further (Mailgun signs no body).
+            do {
+                if try await sink.hasSeen(nonce) { return replayed(entry, &observation, logger: logger) }
+            } catch {
+                return unavailable(error, logger: logger)
+            }
+        }
+        let received = entry.provider.normalize(webhook, authentication, source: entry.name)
         if let subscription = received.subscription {
             return await handshake(subscription, entry: entry, logger: logger)
         }
+        let quarantine = received.rejected.map { element in
+            QuarantineEntry(
+                provider: entry.provider.provider.rawValue, source: entry.name, reason: element.reason,
+                contentType: webhook.headers["content-type"] ?? "", receivedAt: webhook.receivedAt, body: element.body,
+                headers: webhook.headers, index: element.index)
+        }
+        let outcome: StoreOutcome
         do {
-            let ttl = max(entry.credentials.replayWindow, 300) * 2
-            let appendStart = ContinuousClock.now
-            let appended = try await sink.append(received.events, replayNonce: received.replayNonce, nonceTTL: ttl)
-            observation.xadd = .now - appendStart
-            guard let appended else {
-                observation.authFailure = IngressMetrics.reason(.replayed)
-                logger.notice("replayed request refused")
-                return refusal(entry, WebhookError(.replayed, "this request was already accepted"))
-            }
-            for event in received.events { observation.accepted[event.type.rawValue, default: 0] += 1 }
-            return JSONResponse.accepted(appended)
+            let storeStart = ContinuousClock.now
+            let stored = try await sink.store(
+                StoredRequest(
+                    events: received.events, quarantine: quarantine, replayNonce: authentication.replayNonce, nonceTTL: ttl,
+                    budget: budget))
+            observation.xadd = .now - storeStart
+            guard let stored else { return replayed(entry, &observation, logger: logger) }
+            outcome = stored
         } catch {
             return unavailable(error, logger: logger)
         }
+        observation.elementsSetAside = received.rejected.count
+        observation.overBudget = outcome.overBudget
+        for event in received.events { observation.accepted[event.type.rawValue, default: 0] += 1 }
+        if !received.rejected.isEmpty {
+            logger.warning(
+                "authentic request had unreadable elements",
+                metadata: [
+                    "set_aside": "\(received.rejected.count)", "quarantined": "\(outcome.quarantined)",
+                    "over_budget": "\(outcome.overBudget)",
+                    "reason": "\(received.rejected[0].reason)",
+                ])
+        }
+        if received.events.isEmpty, let first = received.rejected.first {
+            let kept = outcome.overBudget == 0 ? "kept in quarantine" : "not kept: the source is over its quarantine budget"
+            return JSONResponse.error(
+                .unprocessableContent, code: WebhookError.Code.malformed.rawValue, message: first.reason + "; " + kept)
+        }
+        return JSONResponse.accepted(outcome.appended, quarantined: received.rejected.count)
+    }
+
+    private func replayed(_ entry: SourceRegistry.Entry, _ observation: inout IngressMetrics.Observation, logger: Logger) -> Response {
+        observation.authFailure = IngressMetrics.reason(.replayed)
+        logger.notice("replayed request refused")
+        return refusal(entry, WebhookError(.replayed, "this request was already accepted"))
     }
 
     /// SNS asks to (un)subscribe: confirm an allowed topic, or log the URL for the operator.
@@ -170,14 +209,12 @@ struct WebhookRoutes: Sendable {
         return JSONResponse.make(.ok, ["subscription": "confirmed"])
     }
 
-    private func refuse(_ error: WebhookError, webhook: WebhookRequest, entry: SourceRegistry.Entry, logger: Logger) async -> Response {
+    private func refuse(_ error: WebhookError, entry: SourceRegistry.Entry, logger: Logger) -> Response {
         if error.isAuthenticationFailure {
             logger.notice("unauthentic request refused", metadata: ["reason": "\(error.code.rawValue)"])
             return refusal(entry, error)
         }
         switch error.code {
-        case .unsupportedMediaType:
-            return JSONResponse.error(.unsupportedMediaType, code: error.code.rawValue, message: error.message)
         case .unavailable:
             logger.error("cannot verify the request now", metadata: ["reason": "\(error.message)"])
             var headers = HTTPFields()
@@ -185,19 +222,7 @@ struct WebhookRoutes: Sendable {
             return JSONResponse.error(
                 .serviceUnavailable, code: error.code.rawValue, message: "cannot verify the request now; retry later", headers: headers)
         default:
-            // Authentic but unparseable: keep it, with the reason, for `postwire replay`.
-            let entry = QuarantineEntry(
-                provider: entry.provider.provider.rawValue, source: entry.name, reason: error.message,
-                contentType: webhook.headers["content-type"] ?? "", receivedAt: webhook.receivedAt, body: webhook.body,
-                headers: webhook.headers
-            )
-            do {
-                try await sink.quarantine(entry)
-            } catch {
-                return unavailable(error, logger: logger)
-            }
-            logger.warning("authentic request quarantined", metadata: ["reason": "\(error.message)"])
-            return JSONResponse.error(.unprocessableContent, code: error.code.rawValue, message: error.message + "; kept in quarantine")
+            return JSONResponse.error(.unsupportedMediaType, code: error.code.rawValue, message: error.message)
         }
     }
 

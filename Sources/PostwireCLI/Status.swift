@@ -10,9 +10,9 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the streams, consumer groups, pending entries, dead letters and the last hour's throughput.",
         discussion: """
-            Reads Redis (and PostgreSQL for the events stored in the last hour; if PostgreSQL does not \
-            answer, that line says so and the rest is shown). --watch redraws it every --interval seconds \
-            until Ctrl-C.
+            Reads Redis (and PostgreSQL for the events stored in the last hour). Whatever does not answer \
+            within --timeout is reported as unreadable and the rest is shown; the exit status is then 1. \
+            --watch redraws it every --interval seconds until Ctrl-C.
             """
     )
 
@@ -24,8 +24,12 @@ struct Status: AsyncParsableCommand {
     @Option(help: "Seconds between refreshes with --watch.")
     var interval: Double = 2
 
+    @Option(help: "Seconds to wait for Redis, and then for PostgreSQL, before reporting it unreadable.")
+    var timeout: Double = 5
+
     func validate() throws {
         guard interval >= 0.2 else { throw ValidationError("--interval must be at least 0.2 seconds") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
 
     func run() async throws {
@@ -41,19 +45,21 @@ struct Status: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
+            var complete = true
             repeat {
-                let report: StatusReport
-                do {
-                    report = try await StatusReport.gather(
-                        redis: redis, store: store, layout: configuration.redis.layout,
-                        deadLetterStream: configuration.redis.deadLetterStream, quarantineStream: configuration.redis.quarantineStream)
-                } catch {
-                    throw ValidationError("cannot read Redis at \(configuration.redis.host):\(configuration.redis.port): \(error)")
+                var report = await StatusReport.gather(
+                    redis: redis, store: store, layout: configuration.redis.layout,
+                    deadLetterStream: configuration.redis.deadLetterStream, quarantineStream: configuration.redis.quarantineStream,
+                    timeout: .milliseconds(Int64(timeout * 1000)))
+                if let error = report.redisError {
+                    report.redisError = "\(configuration.redis.host):\(configuration.redis.port): \(error)"
                 }
+                complete = report.isComplete
                 // Clear the screen between refreshes on a terminal; append otherwise (logs, pipes).
                 print((watch && terminal ? "\u{1B}[H\u{1B}[2J" : "") + report.render(), terminator: "")
                 if watch { try await Task.sleep(for: .milliseconds(Int(interval * 1000))) }
             } while watch
+            if !complete { throw ExitCode(1) }
         }
         await redis.close()
     }

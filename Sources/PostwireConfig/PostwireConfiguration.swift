@@ -39,6 +39,11 @@ public struct IngressSettings: Codable, Sendable, Equatable {
     /// pick a free port (it is logged); -1 turns it off.
     public var metricsHost = "0.0.0.0"
     public var metricsPort = 9101
+    /// What one source may add to the quarantine per hour (entries, and bytes of their bodies).
+    /// Beyond it an unreadable request is still answered 422 and counted, but not kept: a replayed
+    /// signature block (Mailgun signs no body) cannot fill Redis.
+    public var quarantineEntriesPerHour = 10_000
+    public var quarantineBytesPerHour = 100 * 1024 * 1024
 }
 
 public struct RedisSettings: Codable, Sendable, Equatable {
@@ -65,6 +70,8 @@ public struct RedisSettings: Codable, Sendable, Equatable {
     public var replayGuardPrefix = "postwire:seen:"
     /// Prefix of the per-source rate-limit buckets (`postwire:rl:<provider>:<source>`).
     public var rateLimitPrefix = "postwire:rl:"
+    /// Prefix of the per-source, per-hour quarantine budget counters (`ingress.quarantine*PerHour`).
+    public var quarantineBudgetPrefix = "postwire:qb:"
 }
 
 public struct PostgresSettings: Codable, Sendable, Equatable {

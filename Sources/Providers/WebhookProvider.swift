@@ -25,22 +25,72 @@ public struct SourceCredentials: Sendable {
     }
 }
 
+/// What authentication established about a request, and what it already parsed.
+public struct Authentication: Sendable {
+    /// A value the ingress accepts at most once within its TTL: a Mailgun token, a Standard
+    /// Webhooks id, an SNS MessageId, or a hash of what a scheme without a nonce signed (SendGrid's
+    /// timestamp and body). The ingress checks it before normalizing, and consumes it in the same
+    /// atomic step that stores the request's events and quarantined elements.
+    public var replayNonce: String?
+    /// The request-level id each event carries (``EmailEvent/deliveryId``).
+    var deliveryId: String?
+    /// The body as verification parsed it, so normalization does not parse it again.
+    var parsed: Parsed = .none
+
+    enum Parsed: Sendable {
+        case none
+        case json(JSONObject)
+        case form([(String, String)])
+        case sns(SNSMessage)
+    }
+
+    init(replayNonce: String? = nil, deliveryId: String? = nil, parsed: Parsed = .none) {
+        self.replayNonce = replayNonce
+        self.deliveryId = deliveryId
+        self.parsed = parsed
+    }
+}
+
+/// One element of an authentic request that could not be normalized: quarantined on its own, so
+/// its batch-mates are stored. `body` is a request body of this provider holding only this element
+/// (the whole request when the request itself could not be read), so `postwire replay --from
+/// quarantine` can normalize it again after a fix.
+public struct RejectedElement: Sendable, Equatable {
+    /// The element's position in the request; nil when the whole request was unreadable.
+    public var index: Int?
+    public var reason: String
+    public var body: [UInt8]
+
+    public init(index: Int?, reason: String, body: [UInt8]) {
+        self.index = index
+        self.reason = reason
+        self.body = body
+    }
+}
+
 /// What an authentic request yields.
 public struct ReceivedWebhook: Sendable {
     public var events: [EmailEvent]
-    /// A value that must be accepted at most once (within the replay window); the ingress guards
-    /// it in Redis in the same atomic step as the events' XADD.
+    /// The elements that could not be normalized (a request with only these is answered 422).
+    public var rejected: [RejectedElement] = []
+    /// Copied from ``Authentication/replayNonce``.
     public var replayNonce: String?
     /// An SNS subscription handshake to complete (Amazon SES sources).
     public var subscription: SubscriptionRequest?
 
-    public init(events: [EmailEvent], replayNonce: String? = nil) {
+    public init(events: [EmailEvent], rejected: [RejectedElement] = [], replayNonce: String? = nil) {
         self.events = events
+        self.rejected = rejected
         self.replayNonce = replayNonce
     }
 }
 
 /// One ESP: authenticates a request on its raw bytes, then normalizes it. Never does I/O.
+///
+/// The two steps are separate so the ingress can refuse a replayed nonce before spending anything
+/// on the body. Normalization never throws: what it cannot read is reported element by element
+/// (``ReceivedWebhook/rejected``), so one bad element never costs its batch-mates
+/// (docs/SECURITY.md and the README's answer table say which failures are which).
 public protocol WebhookProvider: Sendable {
     var provider: Provider { get }
     /// The replay window a source gets when its configuration names none (seconds, 0 = off).
@@ -49,21 +99,54 @@ public protocol WebhookProvider: Sendable {
     /// (Mailgun: 406). `nil`: 401 for missing credentials, 403 otherwise.
     var refusalStatus: Int? { get }
 
-    /// Verifies first, then parses. Only Amazon SES suspends (to get a signing certificate). Authentication failures and unreadable bodies throw
-    /// errors whose ``WebhookError/isAuthenticationFailure`` is true; an authentic request
-    /// whose events cannot be parsed throws ``WebhookError/Code/malformed``.
-    func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook
+    /// Checks the content type and the signature or credentials on the raw bytes. Throws errors
+    /// whose ``WebhookError/isAuthenticationFailure`` is true (or `unsupportedMediaType`, or
+    /// `unavailable` when an SNS certificate cannot be had). Only Amazon SES suspends.
+    func authenticate(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) async throws(WebhookError) -> Authentication
+
+    /// The events of an authenticated request, and the elements that could not be read.
+    func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook
 }
 
 extension WebhookProvider {
     public var refusalStatus: Int? { nil }
     /// Most ESPs sign no timestamp (or their docs give no window): no replay window by default.
     public var defaultReplayWindow: Int { 0 }
+
+    /// Authenticates and normalizes in one call (tests, `postwire replay`). A request of which
+    /// nothing could be read throws ``WebhookError/Code/malformed`` with the first reason.
+    public func receive(
+        _ request: WebhookRequest, source: String, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> ReceivedWebhook {
+        let authentication = try await authenticate(request, credentials: credentials, now: now)
+        var received = normalize(request, authentication, source: source)
+        received.replayNonce = authentication.replayNonce
+        if received.events.isEmpty, received.subscription == nil, let first = received.rejected.first {
+            throw WebhookError(.malformed, first.reason)
+        }
+        return received
+    }
+}
+
+/// Normalizes the elements of a batch one by one: an element that throws is set aside with its
+/// index and a body of its own, never taking its neighbours down.
+struct ElementNormalizer {
+    var events: [EmailEvent] = []
+    var rejected: [RejectedElement] = []
+
+    mutating func add(index: Int?, body: @autoclosure () -> [UInt8], _ normalize: () throws(WebhookError) -> [EmailEvent]) {
+        do {
+            events.append(contentsOf: try normalize())
+        } catch {
+            rejected.append(RejectedElement(index: index, reason: error.message, body: body()))
+        }
+    }
+
+    func received(deliveryId: String? = nil) -> ReceivedWebhook {
+        var events = events
+        if let deliveryId { for i in events.indices { events[i].deliveryId = deliveryId } }
+        return ReceivedWebhook(events: events, rejected: rejected)
+    }
 }
 
 /// The providers that are implemented, by ``Provider``.

@@ -7,8 +7,13 @@ extension RedisClient {
         public var consumers: Int64
         public var pending: Int64
         public var lastDeliveredId: String
-        /// Entries not yet delivered to the group (Redis ≥ 7; nil when Redis cannot tell).
+        /// Entries not yet delivered to the group, as Redis counts them (Redis ≥ 7; nil when Redis
+        /// cannot tell). Redis's count can be stale after a restart: use ``backlog``.
         public var lag: Int64?
+        /// Entries not yet delivered to the group: 0 when the group has read up to the stream's last
+        /// entry, else Redis's lag bounded by the stream's length (nil when Redis cannot tell).
+        /// After a restart Redis may report a lag of thousands for a fully delivered stream.
+        public var backlog: Int64?
     }
 
     public struct ConsumerInfo: Sendable, Equatable {
@@ -20,18 +25,27 @@ extension RedisClient {
     /// `XINFO GROUPS`: every consumer group of the stream; none when the stream does not exist
     /// yet (nothing was ever appended and no worker created its group).
     public func groups(_ stream: String) async throws(RedisError) -> [GroupInfo] {
-        let reply: RESPValue
-        do {
-            reply = try await send(RedisCommand("XINFO", ["GROUPS", RESPArgument(stream)]))
-        } catch {
-            guard error.code == .server, error.message.hasPrefix("ERR no such key") else { throw error }
+        let replies = try await send([
+            RedisCommand("XINFO", ["GROUPS", RESPArgument(stream)]), RedisCommand("XINFO", ["STREAM", RESPArgument(stream)]),
+        ])
+        if case .error(let message) = replies[0] {
+            guard message.hasPrefix("ERR no such key") else { throw RedisError(.server, message) }
             return []
         }
-        return (reply.array ?? []).map { item in
+        let info = Self.map(replies[1])
+        let length = info["length"]?.integer
+        let lastGenerated = info["last-generated-id"]?.string
+        return (replies[0].array ?? []).map { item in
             let fields = Self.map(item)
+            let lastDelivered = fields["last-delivered-id"]?.string ?? "0-0"
+            let lag = fields["lag"]?.integer
+            let backlog: Int64? =
+                if let lastGenerated, StreamEntry.compare(lastDelivered, lastGenerated) >= 0 { 0 } else {
+                    lag.map { min($0, length ?? $0) }
+                }
             return GroupInfo(
                 name: fields["name"]?.string ?? "", consumers: fields["consumers"]?.integer ?? 0, pending: fields["pending"]?.integer ?? 0,
-                lastDeliveredId: fields["last-delivered-id"]?.string ?? "0-0", lag: fields["lag"]?.integer
+                lastDeliveredId: lastDelivered, lag: lag, backlog: backlog
             )
         }
     }
@@ -47,14 +61,36 @@ extension RedisClient {
         }
     }
 
-    /// `XGROUP DELCONSUMER`; returns how many entries the consumer still had pending (which are then lost
-    /// to the group: call it only for consumers with none).
-    @discardableResult
-    public func deleteConsumer(_ stream: String, group: String, consumer: String) async throws(RedisError) -> Int {
-        Int(
-            try await send(RedisCommand("XGROUP", ["DELCONSUMER", RESPArgument(stream), RESPArgument(group), RESPArgument(consumer)]))
-                .integer ?? 0)
+    /// Removes `consumer` from the group only if, at that moment, it holds nothing pending and has
+    /// been idle at least `minIdleMilliseconds`: checked and done in one script, so a consumer
+    /// that reads between a look at XINFO and XGROUP DELCONSUMER keeps its entries. True if removed.
+    public func deleteConsumerIfIdle(
+        _ stream: String, group: String, consumer: String, minIdleMilliseconds: Int
+    ) async throws(RedisError) -> Bool {
+        try await send(
+            RedisCommand(
+                "EVAL",
+                [
+                    RESPArgument(Self.deleteIdleConsumerScript), 1, RESPArgument(stream), RESPArgument(group), RESPArgument(consumer),
+                    RESPArgument(minIdleMilliseconds),
+                ])
+        ).integer == 1
     }
+
+    static let deleteIdleConsumerScript = """
+        for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+          local f = {}
+          for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+          if f['name'] == ARGV[2] then
+            if tonumber(f['pending']) == 0 and tonumber(f['idle']) >= tonumber(ARGV[3]) then
+              redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+              return 1
+            end
+            return 0
+          end
+        end
+        return 0
+        """
 
     /// `XTRIM stream MINID ~ id`: removes entries older than `id` (approximately: never more).
     @discardableResult

@@ -73,4 +73,14 @@ extension StreamEntry {
     public static func milliseconds(ofId id: String) -> Int64? {
         id.split(separator: "-", maxSplits: 1).first.flatMap { Int64($0) }
     }
+
+    /// Orders two stream ids (`ms-seq`) numerically: negative, zero or positive.
+    public static func compare(_ a: String, _ b: String) -> Int {
+        func parts(_ id: String) -> (UInt64, UInt64) {
+            let pieces = id.split(separator: "-", maxSplits: 1)
+            return (pieces.first.flatMap { UInt64($0) } ?? 0, pieces.count > 1 ? UInt64(pieces[1]) ?? 0 : 0)
+        }
+        let (x, y) = (parts(a), parts(b))
+        return x == y ? 0 : (x < y ? -1 : 1)
+    }
 }

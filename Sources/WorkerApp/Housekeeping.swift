@@ -24,8 +24,12 @@ struct Housekeeping {
             floor = floor.map { Self.min($0, needed) } ?? needed
             for consumer in try await redis.consumers(stream, group: group.name)
             where consumer.pending == 0 && consumer.idleMilliseconds > retentionMilliseconds && consumer.name != self_ {
-                try await redis.deleteConsumer(stream, group: group.name, consumer: consumer.name)
-                logger.info("removed departed consumer", metadata: ["consumer": "\(consumer.name)", "group": "\(group.name)"])
+                // Checked again in the same step as the removal: it may have read since.
+                if try await redis.deleteConsumerIfIdle(
+                    stream, group: group.name, consumer: consumer.name, minIdleMilliseconds: retentionMilliseconds)
+                {
+                    logger.info("removed departed consumer", metadata: ["consumer": "\(consumer.name)", "group": "\(group.name)"])
+                }
             }
         }
         // No group at all: nobody reads this stream yet, so nothing may be trimmed.
@@ -42,10 +46,6 @@ struct Housekeeping {
     }
 
     static func min(_ a: String, _ b: String) -> String {
-        func key(_ id: String) -> (UInt64, UInt64) {
-            let parts = id.split(separator: "-")
-            return (UInt64(parts.first ?? "0") ?? 0, UInt64(parts.count > 1 ? parts[1] : "0") ?? 0)
-        }
-        return key(a) <= key(b) ? a : b
+        StreamEntry.compare(a, b) <= 0 ? a : b
     }
 }

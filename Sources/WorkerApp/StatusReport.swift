@@ -10,7 +10,7 @@ public struct StatusReport: Sendable {
         public var stream: String
         public var name: String
         public var pending: Int64
-        /// nil when Redis cannot tell (after some deletions).
+        /// Entries not yet delivered (``RedisClient/GroupInfo/backlog``); nil when Redis cannot tell.
         public var lag: Int64?
         public var oldestPendingSeconds: Double?
         public var consumers: [RedisClient.ConsumerInfo]
@@ -24,10 +24,38 @@ public struct StatusReport: Sendable {
     /// Events stored in the hour before `time`, by provider; nil when PostgreSQL did not answer.
     public var storedLastHour: [String: Int]?
     public var storeError: String?
+    /// Why Redis could not be read (then only the PostgreSQL line is shown).
+    public var redisError: String?
 
+    /// Reads what it can within `timeout` each: an unreachable Redis or PostgreSQL is reported in
+    /// the report (``redisError``, ``storeError``), never waited on longer, never thrown.
     public static func gather(
         redis: RedisClient, store: EventStore?, layout: StreamLayout, deadLetterStream: String, quarantineStream: String,
-        now: Date = Date()
+        now: Date = Date(), timeout: Duration = .seconds(5)
+    ) async -> StatusReport {
+        var report = StatusReport(time: now)
+        do {
+            report = try await firstResult(within: timeout, what: "Redis") {
+                try await readRedis(
+                    redis: redis, layout: layout, deadLetterStream: deadLetterStream, quarantineStream: quarantineStream, now: now)
+            }
+        } catch {
+            report.redisError = "\(error)"
+        }
+        if let store {
+            do {
+                report.storedLastHour = try await firstResult(within: timeout, what: "PostgreSQL") {
+                    try await store.storedSince(now.addingTimeInterval(-3600))
+                }
+            } catch {
+                report.storeError = "\(error)"
+            }
+        }
+        return report
+    }
+
+    private static func readRedis(
+        redis: RedisClient, layout: StreamLayout, deadLetterStream: String, quarantineStream: String, now: Date
     ) async throws(RedisError) -> StatusReport {
         var report = StatusReport(time: now)
         let nowMilliseconds = Int64(now.timeIntervalSince1970 * 1000)
@@ -38,26 +66,24 @@ public struct StatusReport: Sendable {
                 let oldest = summary.smallestId.flatMap(StreamEntry.milliseconds(ofId:))
                 report.groups.append(
                     Group(
-                        stream: stream, name: group.name, pending: group.pending, lag: group.lag,
+                        stream: stream, name: group.name, pending: group.pending, lag: group.backlog,
                         oldestPendingSeconds: oldest.map { Double(max(0, nowMilliseconds - $0)) / 1000 },
                         consumers: try await redis.consumers(stream, group: group.name)))
             }
         }
         report.deadLetters = (deadLetterStream, try await redis.xlen(deadLetterStream))
         report.quarantined = (quarantineStream, try await redis.xlen(quarantineStream))
-        if let store {
-            do {
-                report.storedLastHour = try await store.storedSince(now.addingTimeInterval(-3600))
-            } catch {
-                report.storeError = "\(error)"
-            }
-        }
         return report
     }
 
     /// A plain-text table for a terminal.
     public func render() -> String {
         var out = "Postwire status at \(Self.timestamp(time))\n\n"
+        if let redisError {
+            out += "redis: unreadable (\(redisError))\n"
+            out += "stored in the last hour: " + storedLine + "\n"
+            return out
+        }
         out += TextTable.render(
             ["STREAM", "LENGTH", "GROUP", "PENDING", "LAG", "OLDEST PENDING"],
             streams.flatMap { stream -> [[String]] in
@@ -85,15 +111,19 @@ public struct StatusReport: Sendable {
                 ["quarantine", quarantined.name, Self.number(quarantined.length)],
             ])
         out += "\n"
-        if let stored = storedLastHour {
-            let total = stored.values.reduce(0, +)
-            let parts = stored.sorted { $0.key < $1.key }.map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
-            out += "stored in the last hour: \(Self.number(total)) events"
-            out += total > 0 ? " (\(parts)), \(String(format: "%.2f", Double(total) / 3600))/s on average\n" : "\n"
-        } else {
-            out += "stored in the last hour: unknown (\(storeError ?? "no database configured"))\n"
-        }
+        out += "stored in the last hour: " + storedLine + "\n"
         return out
+    }
+
+    /// Whether every part was read.
+    public var isComplete: Bool { redisError == nil && storeError == nil }
+
+    private var storedLine: String {
+        guard let stored = storedLastHour else { return "unknown (\(storeError ?? "no database configured"))" }
+        let total = stored.values.reduce(0, +)
+        let parts = stored.sorted { $0.key < $1.key }.map { "\($0.key) \(Self.number($0.value))" }.joined(separator: ", ")
+        return "\(Self.number(total)) events"
+            + (total > 0 ? " (\(parts)), \(String(format: "%.2f", Double(total) / 3600))/s on average" : "")
     }
 
     static func number(_ value: Int) -> String {

@@ -24,9 +24,10 @@ struct StreamGauges: Sendable {
             for group in try await redis.groups(stream) {
                 let dimensions = [("stream", stream), ("group", group.name)]
                 Gauge(label: "postwire_stream_pending", dimensions: dimensions, factory: factory).record(group.pending)
-                // Redis leaves lag unknown after some trims/deletions; entries-read cannot tell then.
-                if let lag = group.lag {
-                    Gauge(label: "postwire_stream_lag", dimensions: dimensions, factory: factory).record(lag)
+                // Redis leaves lag unknown after some trims/deletions, and stale after a restart:
+                // the backlog is 0 once the group has read the last entry, else lag bounded by XLEN.
+                if let backlog = group.backlog {
+                    Gauge(label: "postwire_stream_lag", dimensions: dimensions, factory: factory).record(backlog)
                 }
                 let oldest = try await redis.pendingSummary(stream, group: group.name).smallestId
                 let age = oldest.flatMap(StreamEntry.milliseconds(ofId:)).map { max(0, nowMilliseconds - $0) } ?? 0

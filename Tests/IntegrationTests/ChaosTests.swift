@@ -94,12 +94,14 @@ import WorkerApp
                         }
                         return (accepted, sent)
                     }
-                    // SendGrid: each batch posted three times.
+                    // SendGrid: each batch posted three times, each signed anew (an identical
+                    // request is a replay, refused by its guard).
                     group.addTask {
                         var accepted = 0, sent = 0
                         for batch in sendgridBatches {
-                            let webhook = SampleWebhooks.sendgrid(batch, privateKey: Self.sendgridKey, signedAt: Date())
-                            for _ in 0..<3 {
+                            for attempt in 0..<3 {
+                                let webhook = SampleWebhooks.sendgrid(
+                                    batch, privateKey: Self.sendgridKey, signedAt: Date().addingTimeInterval(Double(attempt)))
                                 let reply = try await HTTP.request(url + "/webhooks/sendgrid", headers: webhook.headers, body: webhook.body)
                                 sent += 1
                                 if reply.status == 200 { accepted += 1 }

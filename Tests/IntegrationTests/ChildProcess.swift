@@ -90,10 +90,12 @@ final class RedisServerProcess: Sendable {
 
     private init(child: ChildProcess) { self.child = child }
 
-    static func start(port: Int) async throws -> RedisServerProcess {
+    /// With `dataDirectory`, an append-only file there (fsync always), so a restart finds the data.
+    static func start(port: Int, dataDirectory: String? = nil) async throws -> RedisServerProcess {
+        let persistence =
+            dataDirectory.map { ["--dir", $0, "--appendonly", "yes", "--appendfsync", "always"] } ?? ["--appendonly", "no"]
         let child = try ChildProcess.spawn(
-            "/usr/bin/redis-server",
-            ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            "/usr/bin/redis-server", ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--loglevel", "warning"] + persistence)
         let probe = TestEnvironment.redis(port: port)
         defer { Task { await probe.close() } }
         try await TestEnvironment.eventually(timeout: .seconds(10), "redis-server on port \(port)") {

@@ -35,7 +35,9 @@ enum Harness {
     ) async throws -> T {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let redis = TestEnvironment.redis()
-        let sink = RedisEventSink(client: redis, layout: configuration.redis.layout, quarantineStream: configuration.redis.quarantineStream)
+        let sink = RedisEventSink(
+            client: redis, layout: configuration.redis.layout, quarantineStream: configuration.redis.quarantineStream,
+            budgetPrefix: configuration.redis.quarantineBudgetPrefix)
         let app = Ingress.buildApplication(
             configuration: configuration, registry: registry, sink: sink, logger: TestEnvironment.logger,
             confirmSubscription: confirmSubscription, onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }

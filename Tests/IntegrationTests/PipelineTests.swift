@@ -117,12 +117,15 @@ import Testing
                     #expect(try await store.eventCount(provider: "sendgrid") == 50)
                     #expect(try await Self.actualCounts(store) == expected)
 
-                    // The same requests again: Mailgun's tokens were seen (406, nothing appended);
-                    // the SendGrid batch is accepted again and deduplicated by the worker.
+                    // The same requests again: Mailgun's tokens were seen (406, nothing appended); the
+                    // SendGrid batch's signed timestamp and body were seen (403, nothing appended).
                     let replayed = try await Self.postAll(url + "/webhooks/mailgun", mailgun)
                     #expect(replayed.allSatisfy { $0 == 406 })
                     #expect(
-                        try await HTTP.request(url + "/webhooks/sendgrid", headers: sendgrid.headers, body: sendgrid.body).status == 200)
+                        try await HTTP.request(url + "/webhooks/sendgrid", headers: sendgrid.headers, body: sendgrid.body).status == 403)
+                    // SendGrid retrying the batch signed anew: accepted, deduplicated by the worker.
+                    let again = SampleWebhooks.sendgrid(sendgridSamples, privateKey: Self.sendgridKey, signedAt: now + 1)
+                    #expect(try await HTTP.request(url + "/webhooks/sendgrid", headers: again.headers, body: again.body).status == 200)
                     // Mailgun retrying the same events with fresh signatures: accepted, counted once.
                     let resigned = mailgunSamples.map { SampleWebhooks.mailgun($0, signingKey: Self.mailgunKey, signedAt: Date()) }
                     #expect(try await Self.postAll(url + "/webhooks/mailgun/default", resigned).allSatisfy { $0 == 200 })

@@ -30,6 +30,9 @@ import WorkerApp
             let batches = stride(from: 0, to: 180, by: 60).map {
                 SampleWebhooks.sendgrid(Array(sendgridSamples[$0..<$0 + 60]), privateKey: PipelineTests.sendgridKey, signedAt: now)
             }
+            let resignedBatches = stride(from: 0, to: 180, by: 60).map {
+                SampleWebhooks.sendgrid(Array(sendgridSamples[$0..<$0 + 60]), privateKey: PipelineTests.sendgridKey, signedAt: now + 1)
+            }
             let expected = PipelineTests.expectedCounts(mailgunSamples, provider: "mailgun", senderDomain: "mg.postwire.test")
                 .merging(PipelineTests.expectedCounts(sendgridSamples, provider: "sendgrid", senderDomain: "")) { $0 + $1 }
             let redis = TestEnvironment.redis()
@@ -43,7 +46,8 @@ import WorkerApp
                         #expect(try await PipelineTests.postAll(url + "/webhooks/mailgun", mailgun).allSatisfy { $0 == 406 })
                         #expect(try await PipelineTests.postAll(url + "/webhooks/mailgun", resigned).allSatisfy { $0 == 200 })
                         let sendgridURL = url + "/webhooks/sendgrid"
-                        #expect(try await PipelineTests.postAll(sendgridURL, batches + batches).allSatisfy { $0 == 200 })
+                        #expect(try await PipelineTests.postAll(sendgridURL, batches + resignedBatches).allSatisfy { $0 == 200 })
+                        #expect(try await PipelineTests.postAll(sendgridURL, batches).allSatisfy { $0 == 403 }, "identical: replays")
                         for stream in layout.streams {
                             var shard = configuration
                             shard.redis.stream = stream
@@ -69,7 +73,7 @@ import WorkerApp
 
             let guards = try await redis.send(RedisCommand("KEYS", [RESPArgument(configuration.redis.replayGuardPrefix + "*")])).array ?? []
             let guardKeys = guards.compactMap(\.string)
-            #expect(guardKeys.count == 240)
+            #expect(guardKeys.count == 240 + 6, "a guard per Mailgun token and per signed SendGrid batch")
             #expect(guardKeys.allSatisfy { key in (0..<3).contains { key.hasPrefix(configuration.redis.replayGuardPrefix + "{\($0)}:") } })
 
             let stats = workers.map { $0.stats.snapshot }

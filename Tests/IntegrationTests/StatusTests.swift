@@ -22,7 +22,7 @@ import WorkerApp
             _ = try await redis.xadd(configuration.redis.quarantineStream, [("reason", Array("x".utf8))])
             _ = try await store.write(ResilienceTests.events(7, run: TestEnvironment.unique("stored")))
 
-            let report = try await StatusReport.gather(
+            let report = await StatusReport.gather(
                 redis: redis, store: store, layout: configuration.redis.layout, deadLetterStream: configuration.redis.deadLetterStream,
                 quarantineStream: configuration.redis.quarantineStream)
             #expect(report.streams.map(\.length) == [12])
@@ -66,8 +66,13 @@ import WorkerApp
     /// Before any event arrived or any worker ran, the streams do not exist: status says so
     /// instead of failing with Redis's `ERR no such key`.
     @Test func statusBeforeAnyWorkerRanShowsEmptyStreams() async throws {
-        let configuration = TestEnvironment.configuration(database: "postgres")
+        try await TestEnvironment.withDatabase { database, _ in try await Self.statusOnEmptyStreams(database: database) }
+    }
+
+    static func statusOnEmptyStreams(database: String) async throws {
+        let configuration = TestEnvironment.configuration(database: database)
         var environment = ProcessInfo.processInfo.environment
+        environment["POSTWIRE_POSTGRES_DATABASE"] = database
         environment["POSTWIRE_REDIS_PORT"] = "\(configuration.redis.port)"
         environment["POSTWIRE_REDIS_STREAM"] = configuration.redis.stream
         environment["POSTWIRE_REDIS_DEAD_LETTER_STREAM"] = configuration.redis.deadLetterStream
@@ -99,5 +104,68 @@ import WorkerApp
             #expect(printed.contains("USAGE:"), "postwire \(command) --help: \(printed.prefix(200))")
             #expect(!printed.contains("\\"), "postwire \(command) --help prints a backslash: \(printed)")
         }
+    }
+
+    /// PostgreSQL or Redis unreachable: status answers within its timeout, says what it could not
+    /// read, shows the rest, and exits 1.
+    @Test func statusAnswersWithinItsTimeoutWhenADependencyIsDown() async throws {
+        let configuration = TestEnvironment.configuration(database: "postgres")
+        for down in ["postgres", "redis"] {
+            var environment = ProcessInfo.processInfo.environment
+            environment["POSTWIRE_REDIS_PORT"] = down == "redis" ? "\(TestEnvironment.freePort())" : "\(configuration.redis.port)"
+            environment["POSTWIRE_REDIS_STREAM"] = configuration.redis.stream
+            environment["POSTWIRE_POSTGRES_PORT"] = down == "postgres" ? "\(TestEnvironment.freePort())" : "\(configuration.postgres.port)"
+            environment["POSTWIRE_POSTGRES_PASSWORD"] = TestEnvironment.postgresPassword
+            let output = "/tmp/" + TestEnvironment.unique("status-down") + ".out"
+            defer { try? FileManager.default.removeItem(atPath: output) }
+            let start = ContinuousClock.now
+            let child = try ChildProcess.spawn(
+                TestEnvironment.binDirectory.appendingPathComponent("postwire").path, ["status", "--timeout", "2"],
+                environment: environment,
+                logPath: output + ".err", stdoutPath: output)
+            let ended = try await child.wait(timeout: .seconds(20))
+            let elapsed = ContinuousClock.now - start
+            let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            #expect(ended.exited && ended.code == 1, "\(down) down: \(printed)")
+            #expect(elapsed < .seconds(8), "\(down) down: status took \(elapsed)")
+            if down == "postgres" {
+                #expect(printed.contains(configuration.redis.stream) && printed.contains("stored in the last hour: unknown"), "\(printed)")
+            } else {
+                #expect(printed.contains("redis: unreadable") && printed.contains("stored in the last hour:"), "\(printed)")
+            }
+            print("status with \(down) down: exit \(ended.code) after \(elapsed)")
+        }
+    }
+
+    /// After a Redis restart the group's backlog is what is really undelivered: 0 for a stream
+    /// read to the end, whatever Redis's own lag counter says.
+    @Test func backlogIsRightAfterARedisRestart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.unique("redis-restart")).path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let port = TestEnvironment.freePort()
+        let first = try await RedisServerProcess.start(port: port, dataDirectory: directory)
+        let redis = TestEnvironment.redis(port: port)
+        let stream = "postwire:restart:events"
+        try await redis.createGroup(stream, group: "g")
+        for i in 0..<500 { _ = try await redis.xadd(stream, [("i", Array(String(i).utf8))]) }
+        let read = try await redis.readGroup(stream, group: "g", consumer: "c", count: 1000, blockMilliseconds: 10)
+        #expect(try await redis.ack(stream, group: "g", ids: read.map(\.id)) == 500)
+        _ = try await redis.trim(stream, minId: "9999999999999-0")
+        #expect(try await redis.groups(stream).first?.backlog == 0)
+
+        await first.stop()
+        let server = try await RedisServerProcess.start(port: port, dataDirectory: directory)
+        defer { Task { await server.stop() } }
+        let after = try #require(try await redis.groups(stream).first)
+        #expect(after.backlog == 0, "Redis says lag \(String(describing: after.lag)) after the restart")
+        for i in 0..<5 { _ = try await redis.xadd(stream, [("i", Array(String(i).utf8))]) }
+        let grown = try #require(try await redis.groups(stream).first)
+        #expect(
+            (grown.backlog ?? -1) >= 5 && (grown.backlog ?? 99) <= 5,
+            "backlog \(String(describing: grown.backlog)), lag \(String(describing: grown.lag))")
+        print(
+            "redis restart: backlog 0 after the restart (Redis lag \(String(describing: after.lag))), \(grown.backlog ?? -1) after 5 more")
+        await redis.close()
     }
 }

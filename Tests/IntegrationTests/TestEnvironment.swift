@@ -43,6 +43,7 @@ enum TestEnvironment {
         configuration.redis.deadLetterStream = "postwire:\(tag):dead"
         configuration.redis.replayGuardPrefix = "postwire:\(tag):seen:"
         configuration.redis.rateLimitPrefix = "postwire:\(tag):rl:"
+        configuration.redis.quarantineBudgetPrefix = "postwire:\(tag):qb:"
         configuration.postgres.port = postgresPort
         configuration.postgres.database = database
         configuration.ingress.host = "127.0.0.1"

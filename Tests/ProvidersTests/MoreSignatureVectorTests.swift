@@ -111,5 +111,5 @@ struct FixtureCertificates: SNSCertificateSource {
         certificate = try Certificate(pemEncoded: String(decoding: try Fixtures.bytes("sns/cert.pem"), as: UTF8.self))
     }
 
-    func certificate(at url: URL) async throws -> Certificate { certificate }
+    func certificate(for reference: SNSCertificateReference) async throws -> Certificate { certificate }
 }

@@ -15,18 +15,18 @@ public struct CredentialedJSONProvider: WebhookProvider {
     public static let brevo = CredentialedJSONProvider(provider: .brevo, name: "Brevo", normalize: BrevoNormalizer.normalize)
     public static let mailjet = CredentialedJSONProvider(provider: .mailjet, name: "Mailjet", normalize: MailjetNormalizer.normalize)
 
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
+    public func authenticate(
+        _ request: WebhookRequest, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> Authentication {
         try MediaType.require("application/json", request, esp: name)
         try HTTPCredentials.verify(request, credentials: credentials)
-        let events = try EventObjects.parse(request.body).map { item throws(WebhookError) in
-            try normalize(item.object, item.raw, source, request.receivedAt)
-        }
-        return ReceivedWebhook(events: events)
+        return Authentication()
+    }
+
+    public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
+        EventObjects.normalizeEach(request.body) { object, raw throws(WebhookError) in
+            [try normalize(object, raw, source, request.receivedAt)]
+        }.received()
     }
 }
 

@@ -10,17 +10,21 @@ public struct MailerSendProvider: WebhookProvider {
 
     public init() {}
 
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
+    public func authenticate(
+        _ request: WebhookRequest, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> Authentication {
         try MediaType.require("application/json", request, esp: "MailerSend")
         try verify(request, credentials: credentials)
-        guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
-        let event = try MailerSendNormalizer.normalize(body, raw: request.body, source: source, receivedAt: request.receivedAt)
-        return ReceivedWebhook(events: [event])
+        return Authentication()
+    }
+
+    public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
+        var normalizer = ElementNormalizer()
+        normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
+            guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
+            return [try MailerSendNormalizer.normalize(body, raw: request.body, source: source, receivedAt: request.receivedAt)]
+        }
+        return normalizer.received()
     }
 
     private func verify(_ request: WebhookRequest, credentials: SourceCredentials) throws(WebhookError) {

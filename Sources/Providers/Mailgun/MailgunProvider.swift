@@ -14,26 +14,31 @@ public struct MailgunProvider: WebhookProvider {
 
     public init() {}
 
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
+    /// Mailgun signs only `timestamp` + `token`, not the event: the token is therefore the request's
+    /// identity, checked by the ingress before the event is read and consumed when it is stored.
+    public func authenticate(
+        _ request: WebhookRequest, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> Authentication {
         try MediaType.require("application/json", request, esp: "Mailgun")
         guard let body = JSONObject.parse(request.body) else {
             throw WebhookError(.unreadable, "body is not a JSON object; cannot find the signature")
         }
         let signature = try MailgunSignature(body.object("signature"))
         try signature.verify(credentials: credentials, now: now)
+        return Authentication(replayNonce: signature.token.map { "mailgun:\($0)" }, deliveryId: signature.token, parsed: .json(body))
+    }
 
-        guard let data = body.object("event-data") else {
-            throw WebhookError(.malformed, "signed body has no event-data object")
+    public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
+        var normalizer = ElementNormalizer()
+        normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
+            guard case .json(let body) = authentication.parsed, let data = body.object("event-data") else {
+                throw WebhookError(.malformed, "signed body has no event-data object")
+            }
+            return [
+                try MailgunNormalizer.normalize(data, raw: try rawEventData(request.body), source: source, receivedAt: request.receivedAt)
+            ]
         }
-        let raw = try rawEventData(request.body)
-        var event = try MailgunNormalizer.normalize(data, raw: raw, source: source, receivedAt: request.receivedAt)
-        event.deliveryId = signature.token
-        return ReceivedWebhook(events: [event], replayNonce: signature.token.map { "mailgun:\($0)" })
+        return normalizer.received(deliveryId: authentication.deliveryId)
     }
 
     /// The exact bytes of `event-data`, found by re-serializing nothing: we locate the value in the

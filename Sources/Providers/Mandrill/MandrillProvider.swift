@@ -11,31 +11,26 @@ public struct MandrillProvider: WebhookProvider {
 
     public init() {}
 
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
+    public func authenticate(
+        _ request: WebhookRequest, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> Authentication {
         try MediaType.require("application/x-www-form-urlencoded", request, esp: "Mandrill")
         guard let form = FormBody.parse(request.body) else { throw WebhookError(.unreadable, "body is not a form") }
         try verify(request, form: form, credentials: credentials)
-        guard let events = form.last(where: { $0.0 == "mandrill_events" })?.1 else {
-            throw WebhookError(.malformed, "no mandrill_events field")
+        return Authentication(parsed: .form(form))
+    }
+
+    /// Each event of `mandrill_events` on its own; one set aside is quarantined as a form holding
+    /// only it. `mandrill_events=[]` (Mandrill's test post when a webhook is saved) has no event.
+    public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
+        guard case .form(let form) = authentication.parsed, let events = form.last(where: { $0.0 == "mandrill_events" })?.1 else {
+            return ReceivedWebhook(
+                events: [], rejected: [RejectedElement(index: nil, reason: "no mandrill_events field", body: request.body)])
         }
-        let bytes = Array(events.utf8)
-        let ranges: [Range<Int>]
-        do {
-            ranges = try JSONScanner.elements(of: bytes)
-        } catch {
-            throw WebhookError(.malformed, "mandrill_events: \(error.reason)")
-        }
-        let normalized = try ranges.map { range throws(WebhookError) in
-            let raw = Array(bytes[range])
-            guard let object = JSONObject.parse(raw) else { throw WebhookError(.malformed, "an event is not a JSON object") }
-            return try MandrillNormalizer.normalize(object, raw: raw, source: source, receivedAt: request.receivedAt)
-        }
-        return ReceivedWebhook(events: normalized)
+        return EventObjects.normalizeEach(Array(events.utf8), arraysOnly: true, wrap: FormBody.mandrillEvents) {
+            object, raw throws(WebhookError) in
+            [try MandrillNormalizer.normalize(object, raw: raw, source: source, receivedAt: request.receivedAt)]
+        }.received()
     }
 
     private func verify(_ request: WebhookRequest, form: [(String, String)], credentials: SourceCredentials) throws(WebhookError) {
@@ -67,6 +62,14 @@ enum FormBody {
             pairs.append((name, value))
         }
         return pairs
+    }
+
+    /// `mandrill_events=<the JSON, form-encoded>`: the body of a Mandrill post holding `json`.
+    static func mandrillEvents(_ json: [UInt8]) -> [UInt8] {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let encoded = String(decoding: json, as: UTF8.self).addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        return Array(("mandrill_events=" + encoded).utf8)
     }
 
     static func decode(_ bytes: some Collection<UInt8>) -> String? {

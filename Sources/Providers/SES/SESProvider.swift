@@ -8,21 +8,26 @@ import X509
 /// one of the source's allowed topics. One SES event naming several recipients becomes one event
 /// per recipient.
 ///
+/// The topic and the message's `Timestamp` are checked before any certificate is fetched.
+///
 /// SNS takes any 2xx–4xx as delivered, so a refusal is final; only a 5xx is retried.
 public struct SESProvider: WebhookProvider {
     public var provider: Provider { .ses }
+    /// The SNS `Timestamp` (when the message was published; retries keep it) must be this recent:
+    /// SNS's longest HTTP retry policy lasts 3,600 s, plus five minutes for clock skew. The
+    /// MessageId guard outlives it (the ingress keeps nonces for twice the window).
+    public var defaultReplayWindow: Int { 3900 }
     let certificates: any SNSCertificateSource
 
     public init(certificates: any SNSCertificateSource = NoSNSCertificates()) {
         self.certificates = certificates
     }
 
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
+    static let subscriptionTypes = ["SubscriptionConfirmation", "UnsubscribeConfirmation"]
+
+    public func authenticate(
+        _ request: WebhookRequest, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> Authentication {
         guard ["text/plain", "application/json"].contains(request.mediaType ?? "") else {
             throw WebhookError(.unsupportedMediaType, "SNS posts text/plain")
         }
@@ -32,33 +37,48 @@ public struct SESProvider: WebhookProvider {
             throw WebhookError(.badSignature, "x-amz-sns-message-type does not match the body")
         }
         if !(credentials.allowUnauthenticated && credentials.allowedTopics.isEmpty) {
-            try await verify(message)
+            // Cheap checks first: a message from another topic, or an old one, makes us fetch nothing.
             guard credentials.allowedTopics.contains(message.topicArn) else {
                 throw WebhookError(.badSignature, "topic \(message.topicArn) is not allowed for this source")
             }
-        }
-        switch message.type {
-        case "Notification":
-            guard let ses = JSONObject.parse(Array(message.message.utf8)) else {
-                // SES announces a new event destination with a plain-text notification.
-                if message.message.hasPrefix("Successfully validated SNS topic") { return ReceivedWebhook(events: []) }
-                throw WebhookError(.malformed, "the SNS Message is not an SES event")
+            guard let published = ISO8601.parse(message.timestamp) else {
+                throw WebhookError(.badSignature, "SNS Timestamp is not an ISO 8601 time")
             }
-            let events = try SESNormalizer.normalize(
-                ses, raw: Array(message.message.utf8), snsMessageId: message.messageId, snsTimestamp: message.timestamp,
-                source: source, receivedAt: request.receivedAt
-            )
-            return ReceivedWebhook(events: events, replayNonce: "ses:\(message.messageId)")
-        case "SubscriptionConfirmation", "UnsubscribeConfirmation":
+            try ReplayWindow.check(published.timeIntervalSince1970, window: credentials.replayWindow, now: now)
+            try await verify(message)
+        }
+        if Self.subscriptionTypes.contains(message.type) {
             guard let url = message.subscribeURL, SNSMessage.isAllowedSubscribeURL(url) else {
                 throw WebhookError(.badSignature, "SubscribeURL is not an SNS URL")
             }
-            var received = ReceivedWebhook(events: [])
-            received.subscription = SubscriptionRequest(kind: message.type, topicArn: message.topicArn, url: url)
-            return received
-        default:
-            throw WebhookError(.malformed, "unknown SNS message type \(message.type)")
         }
+        return Authentication(
+            replayNonce: message.type == "Notification" ? "ses:\(message.messageId)" : nil, deliveryId: message.messageId,
+            parsed: .sns(message))
+    }
+
+    public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
+        guard case .sns(let message) = authentication.parsed else {
+            return ReceivedWebhook(events: [], rejected: [RejectedElement(index: nil, reason: "not an SNS message", body: request.body)])
+        }
+        if Self.subscriptionTypes.contains(message.type) {
+            var received = ReceivedWebhook(events: [])
+            received.subscription = SubscriptionRequest(kind: message.type, topicArn: message.topicArn, url: message.subscribeURL ?? "")
+            return received
+        }
+        var normalizer = ElementNormalizer()
+        normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
+            guard message.type == "Notification" else { throw WebhookError(.malformed, "unknown SNS message type \(message.type)") }
+            guard let ses = JSONObject.parse(Array(message.message.utf8)) else {
+                // SES announces a new event destination with a plain-text notification.
+                if message.message.hasPrefix("Successfully validated SNS topic") { return [] }
+                throw WebhookError(.malformed, "the SNS Message is not an SES event")
+            }
+            return try SESNormalizer.normalize(
+                ses, raw: Array(message.message.utf8), snsMessageId: message.messageId, snsTimestamp: message.timestamp,
+                source: source, receivedAt: request.receivedAt)
+        }
+        return normalizer.received()
     }
 
     private func verify(_ message: SNSMessage) async throws(WebhookError) {
@@ -68,12 +88,12 @@ public struct SESProvider: WebhookProvider {
         case "2": algorithm = .sha256WithRSAEncryption
         default: throw WebhookError(.badSignature, "unsupported SignatureVersion \(message.signatureVersion)")
         }
-        guard SNSMessage.isAllowedCertificateURL(message.signingCertURL), let url = URL(string: message.signingCertURL) else {
+        guard let fileName = SNSURL.certificateFileName(message.signingCertURL), let url = URL(string: message.signingCertURL) else {
             throw WebhookError(.badSignature, "SigningCertURL is not an SNS certificate URL")
         }
         let certificate: Certificate
         do {
-            certificate = try await certificates.certificate(at: url)
+            certificate = try await certificates.certificate(for: SNSCertificateReference(url: url, fileName: fileName))
         } catch {
             throw WebhookError(.unavailable, "cannot get the SNS signing certificate: \(error)")
         }

@@ -2,7 +2,7 @@ import Foundation
 
 /// One Amazon SNS HTTP(S) delivery (ESP-REFERENCE.md §7.1): a JSON document, sent as
 /// `text/plain`, whose `Type` is Notification, SubscriptionConfirmation or UnsubscribeConfirmation.
-struct SNSMessage {
+struct SNSMessage: Sendable {
     var type: String
     var messageId: String
     var topicArn: String
@@ -55,24 +55,14 @@ struct SNSMessage {
         return fields.compactMap { name, value in value.map { "\(name)\n\($0)\n" } }.joined()
     }
 
-    /// Only `https://sns.<region>.amazonaws.com[.cn]/….pem` may name a signing certificate: a
-    /// forged message must not make us fetch (or trust) a certificate from anywhere else.
+    /// Only `https://sns.<region>.amazonaws.com[.cn]/<name>.pem` may name a signing certificate
+    /// (``SNSURL``): a forged message must not make us fetch (or trust) one from anywhere else.
     static func isAllowedCertificateURL(_ text: String) -> Bool {
-        guard let url = URL(string: text), url.scheme == "https", url.user == nil, url.port == nil || url.port == 443,
-            let host = url.host?.lowercased(), url.path.hasSuffix(".pem"), url.query == nil
-        else { return false }
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        let region = parts.count >= 4 ? parts[1] : ""
-        let valid = !region.isEmpty && region.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" }
-        let suffix = parts.dropFirst(2).joined(separator: ".")
-        return parts.first == "sns" && valid && (suffix == "amazonaws.com" || suffix == "amazonaws.com.cn")
+        SNSURL.certificateFileName(text) != nil
     }
 
-    /// A SubscribeURL must point at SNS itself too.
+    /// A SubscribeURL must be an SNS endpoint too.
     static func isAllowedSubscribeURL(_ text: String) -> Bool {
-        guard let url = URL(string: text), url.scheme == "https", url.user == nil, let host = url.host?.lowercased() else { return false }
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        let suffix = parts.dropFirst(2).joined(separator: ".")
-        return parts.count >= 4 && parts.first == "sns" && (suffix == "amazonaws.com" || suffix == "amazonaws.com.cn")
+        SNSURL.isSNSEndpoint(text)
     }
 }

@@ -16,35 +16,29 @@ public struct SendGridProvider: WebhookProvider {
 
     public init() {}
 
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
+    /// The scheme has no nonce: the replay guard is a hash of what was signed (the timestamp header
+    /// and the body), so the exact request cannot be stored twice within the guard's TTL, whatever
+    /// encoding of its ECDSA signature a replay presents.
+    public func authenticate(
+        _ request: WebhookRequest, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> Authentication {
         try MediaType.require("application/json", request, esp: "SendGrid")
-        try verify(request, credentials: credentials, now: now)
-
-        let ranges: [Range<Int>]
-        do {
-            ranges = try JSONScanner.elements(of: request.body)
-        } catch {
-            throw WebhookError(.malformed, error.reason)
-        }
-        var events: [EmailEvent] = []
-        events.reserveCapacity(ranges.count)
-        for (index, range) in ranges.enumerated() {
-            let raw = Array(request.body[range])
-            guard let object = JSONObject.parse(raw) else {
-                throw WebhookError(.malformed, "array element \(index) is not a JSON object")
-            }
-            events.append(try SendGridNormalizer.normalize(object, raw: raw, source: source, receivedAt: request.receivedAt))
-        }
-        return ReceivedWebhook(events: events)
+        guard let timestamp = try verify(request, credentials: credentials, now: now) else { return Authentication() }
+        var signed = SHA256()
+        signed.update(data: Array(timestamp.utf8))
+        signed.update(data: request.body)
+        return Authentication(replayNonce: "sendgrid:" + Hex.encode(signed.finalize().prefix(16)))
     }
 
-    private func verify(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) throws(WebhookError) {
-        if credentials.secrets.isEmpty && credentials.allowUnauthenticated { return }
+    public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
+        EventObjects.normalizeEach(request.body, arraysOnly: true) { object, raw throws(WebhookError) in
+            [try SendGridNormalizer.normalize(object, raw: raw, source: source, receivedAt: request.receivedAt)]
+        }.received()
+    }
+
+    /// Returns the signed timestamp; nil when the source takes unauthenticated requests.
+    private func verify(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) throws(WebhookError) -> String? {
+        if credentials.secrets.isEmpty && credentials.allowUnauthenticated { return nil }
         guard let signatureText = request.headers[Self.signatureHeader],
             let timestamp = request.headers[Self.timestampHeader]
         else {
@@ -66,5 +60,6 @@ public struct SendGridProvider: WebhookProvider {
         guard valid else { throw WebhookError(.badSignature, "signature does not verify with any configured public key") }
         guard let seconds = Double(timestamp) else { throw WebhookError(.badSignature, "timestamp is not a number") }
         try ReplayWindow.check(seconds, window: credentials.replayWindow, now: now)
+        return timestamp
     }
 }

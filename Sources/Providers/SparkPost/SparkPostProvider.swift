@@ -9,23 +9,23 @@ public struct SparkPostProvider: WebhookProvider {
 
     public init() {}
 
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
+    public func authenticate(
+        _ request: WebhookRequest, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> Authentication {
         try MediaType.require("application/json", request, esp: "SparkPost")
         try HTTPCredentials.verify(request, credentials: credentials)
-        var events: [EmailEvent] = []
-        for item in try EventObjects.parse(request.body) {
-            guard let msys = item.object.object("msys") else { throw WebhookError(.malformed, "element has no msys object") }
-            guard let (eventClass, body) = msys.storage.first, let fields = JSONObject(body) else { continue }  // ping
+        return Authentication()
+    }
+
+    public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
+        EventObjects.normalizeEach(request.body) { object, elementRaw throws(WebhookError) in
+            guard let msys = object.object("msys") else { throw WebhookError(.malformed, "element has no msys object") }
+            guard let (eventClass, body) = msys.storage.first else { return [] }  // the ping: {"msys":{}}
+            guard let fields = JSONObject(body) else { throw WebhookError(.malformed, "msys.\(eventClass) is not an object") }
             // The event's own bytes, located inside the element so `raw` stays byte-exact.
-            let raw = JSONScanner.valueRange(atPath: ["msys", eventClass], in: item.raw).map { Array(item.raw[$0]) } ?? item.raw
-            events.append(try SparkPostNormalizer.normalize(fields, raw: raw, source: source, receivedAt: request.receivedAt))
-        }
-        return ReceivedWebhook(events: events)
+            let raw = JSONScanner.valueRange(atPath: ["msys", eventClass], in: elementRaw).map { Array(elementRaw[$0]) } ?? elementRaw
+            return [try SparkPostNormalizer.normalize(fields, raw: raw, source: source, receivedAt: request.receivedAt)]
+        }.received()
     }
 }
 

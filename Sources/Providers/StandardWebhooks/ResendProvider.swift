@@ -9,18 +9,24 @@ public struct ResendProvider: WebhookProvider {
 
     public init() {}
 
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
+    public func authenticate(
+        _ request: WebhookRequest, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> Authentication {
         try MediaType.require("application/json", request, esp: "Resend")
         let id = try StandardWebhooksSignature.verify(request, credentials: credentials, now: now)
-        guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
-        var event = try ResendNormalizer.normalize(body, raw: request.body, id: id, source: source, receivedAt: request.receivedAt)
-        event.deliveryId = id
-        return ReceivedWebhook(events: [event], replayNonce: id.map { "resend:\($0)" })
+        return Authentication(replayNonce: id.map { "resend:\($0)" }, deliveryId: id)
+    }
+
+    public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
+        var normalizer = ElementNormalizer()
+        normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
+            guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
+            return [
+                try ResendNormalizer.normalize(
+                    body, raw: request.body, id: authentication.deliveryId, source: source, receivedAt: request.receivedAt)
+            ]
+        }
+        return normalizer.received(deliveryId: authentication.deliveryId)
     }
 }
 

@@ -11,13 +11,22 @@ public struct StandardWebhooksProvider: WebhookProvider {
 
     public init() {}
 
-    public func receive(
-        _ request: WebhookRequest,
-        source: String,
-        credentials: SourceCredentials,
-        now: Date
-    ) async throws(WebhookError) -> ReceivedWebhook {
+    public func authenticate(
+        _ request: WebhookRequest, credentials: SourceCredentials, now: Date
+    ) async throws(WebhookError) -> Authentication {
         let id = try StandardWebhooksSignature.verify(request, credentials: credentials, now: now)
+        return Authentication(replayNonce: id.map { "standardwebhooks:\($0)" }, deliveryId: id)
+    }
+
+    public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
+        var normalizer = ElementNormalizer()
+        normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
+            [try Self.event(request, id: authentication.deliveryId, source: source)]
+        }
+        return normalizer.received(deliveryId: authentication.deliveryId)
+    }
+
+    static func event(_ request: WebhookRequest, id: String?, source: String) throws(WebhookError) -> EmailEvent {
         guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
         guard let name = body.text("type") else { throw WebhookError(.malformed, "body has no type") }
         let headerTime = (request.headers["webhook-timestamp"] ?? request.headers["svix-timestamp"]).flatMap(Double.init)
@@ -31,10 +40,9 @@ public struct StandardWebhooksProvider: WebhookProvider {
             occurredAt: occurredAt, receivedAt: request.receivedAt, raw: request.body
         )
         let data = body.object("data")
-        event.deliveryId = id
         event.messageId = data?.text("message_id") ?? data?.text("email_id")
         event.setRecipient(data?.text("recipient") ?? data?.text("email") ?? data?.strings("to").first)
         event.setSender(data?.text("from"))
-        return ReceivedWebhook(events: [event], replayNonce: id.map { "standardwebhooks:\($0)" })
+        return event
     }
 }

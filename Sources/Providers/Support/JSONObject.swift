@@ -4,7 +4,10 @@ import Foundation
 /// A lenient read-only view of a parsed JSON object. ESPs send numbers as strings and strings as
 /// numbers from one payload to the next, and add fields over time: the accessors convert where the
 /// meaning is clear and return `nil` otherwise, so a normalizer never fails on an unexpected type.
-struct JSONObject {
+///
+/// `@unchecked Sendable`: the storage is what JSONSerialization made (immutable dictionaries,
+/// arrays, strings and numbers), only ever read after parsing.
+struct JSONObject: @unchecked Sendable {
     let storage: [String: Any]
 
     init?(_ value: Any?) {
