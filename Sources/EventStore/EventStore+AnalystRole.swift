@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 
 /// The read-only role analysts log in as (docs/ANALYTICS.md). Roles belong to the whole cluster,
@@ -26,36 +27,35 @@ extension EventStore {
             throw EventStoreError(.rejected, "the analyst role name must be letters, digits and underscores: \(role)")
         }
         do {
-            var created = false
-            if try await !roleExists(role) {
-                guard try await mayCreateRoles() else {
-                    return .skipped(sql: "CREATE ROLE \(role) LOGIN PASSWORD '…';")
-                }
-                do {
-                    try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN"), logger: logger)
+            return try await client.withTransaction(logger: logger) { connection in
+                // Serialized with every other migrate of this cluster: concurrent GRANTs on one
+                // object fail with "tuple concurrently updated".
+                try await connection.query("SELECT pg_advisory_xact_lock(7061638)", logger: logger)
+                var created = false
+                if try await !Self.roleExists(role, on: connection, logger: logger) {
+                    guard try await Self.mayCreateRoles(on: connection, logger: logger) else {
+                        return .skipped(sql: "CREATE ROLE \(role) LOGIN PASSWORD '…';")
+                    }
+                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN"), logger: logger)
                     created = true
-                } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42710" {
-                    // Another migrate (of another database in this cluster) made it meanwhile.
                 }
-            }
-            try await client.withTransaction(logger: logger) { connection in
                 try await connection.query(PostgresQuery(unsafeSQL: "GRANT USAGE ON SCHEMA public TO \(role)"), logger: logger)
                 try await connection.query(
                     PostgresQuery(unsafeSQL: "GRANT SELECT ON \(Self.analystReadable.joined(separator: ", ")) TO \(role)"), logger: logger)
+                return .granted(created: created)
             }
-            return .granted(created: created)
         } catch {
             throw EventStoreError.from(error)
         }
     }
 
-    private func roleExists(_ role: String) async throws -> Bool {
-        try await client.query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = \(role))", logger: logger)
+    private static func roleExists(_ role: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        try await connection.query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = \(role))", logger: logger)
             .decode(Bool.self).first { _ in true } ?? false
     }
 
-    private func mayCreateRoles() async throws -> Bool {
-        try await client.query("SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user", logger: logger)
+    private static func mayCreateRoles(on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        try await connection.query("SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user", logger: logger)
             .decode(Bool.self).first { _ in true } ?? false
     }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Operations
@@ -91,12 +92,23 @@ public enum Ingress {
             metrics: metrics,
             rateLimiter: rateLimiter,
             budget: QuarantineBudget(
-                entriesPerHour: configuration.ingress.quarantineEntriesPerHour, bytesPerHour: configuration.ingress.quarantineBytesPerHour)
+                entriesPerHour: configuration.ingress.quarantineEntriesPerHour, bytesPerHour: configuration.ingress.quarantineBytesPerHour),
+            bodyTimeout: .seconds(max(1, configuration.ingress.bodyTimeoutSeconds))
         ).add(to: router)
+        let connections = ConnectionLimit.effective(configured: configuration.ingress.maxConnections)
+        if connections < configuration.ingress.maxConnections {
+            logger.notice(
+                "ingress.maxConnections lowered to fit the open-file limit",
+                metadata: ["configured": "\(configuration.ingress.maxConnections)", "effective": "\(connections)"])
+        }
+        var http1 = HTTP1Channel.Configuration()
+        http1.idleTimeout = .seconds(Int64(max(1, configuration.ingress.idleTimeoutSeconds)))
         return Application(
             router: router,
+            server: .http1(configuration: http1),
             configuration: .init(
-                address: .hostname(configuration.ingress.host, port: configuration.ingress.port), serverName: "postwire-ingress"),
+                address: .hostname(configuration.ingress.host, port: configuration.ingress.port), serverName: "postwire-ingress",
+                availableConnectionsDelegate: .maximum(connections, logger: logger)),
             onServerRunning: onServerRunning,
             logger: logger
         )

@@ -89,7 +89,7 @@ public struct IngressMetrics: Sendable {
         case .staleTimestamp: "stale"
         case .replayed: "replayed"
         case .unreadable: "unreadable"
-        case .unsupportedMediaType, .malformed, .unavailable: code.rawValue
+        case .malformed, .unavailable: code.rawValue
         }
     }
 

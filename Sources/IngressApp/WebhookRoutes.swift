@@ -3,16 +3,18 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Providers
 import RedisStreams
 
 /// `POST /webhooks/{provider}[/{source}]`: collect the body with a limit, authenticate its exact
 /// bytes, normalize, append to the stream, and only then answer 200.
 ///
-/// Statuses (DESIGN.md guarantee 5): 401/403 unauthentic (or the ESP's own "do not retry",
-/// 406 for Mailgun), 404 unknown provider or source, 413 too large, 415 wrong content type,
-/// 422 authentic but unparseable (kept in quarantine), 429 over the source's rate limit,
-/// 503 Redis unreachable (the ESP retries).
+/// Statuses (DESIGN.md guarantee 5): 200 stored (with the number of elements set aside, if any),
+/// 401/403 unauthentic or replayed (or the ESP's own "do not retry", 406 for Mailgun), 404 unknown
+/// provider or source, 413 too large, 422 authentic but nothing in it readable (kept in
+/// quarantine), 429 over the source's rate limit, 503 Redis unreachable (the ESP retries). The
+/// declared content type refuses nothing: authentication decides.
 ///
 /// Every request ends in one `request` log line (request id, provider, source, status, events)
 /// and in the metrics of docs/METRICS.md. Neither ever carries a header, a secret or a signature.
@@ -29,6 +31,8 @@ struct WebhookRoutes: Sendable {
     let rateLimiter: (any RateLimiter)?
     /// What one source may add to the quarantine per hour.
     var budget: QuarantineBudget = .unlimited
+    /// How long the whole body may take to arrive.
+    var bodyTimeout: Duration = .seconds(30)
 
     func add(to router: Router<IngressRequestContext>) {
         for path in ["/webhooks/:provider", "/webhooks/:provider/:source"] {
@@ -110,9 +114,14 @@ struct WebhookRoutes: Sendable {
         }
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: maxBodyBytes)
-        } catch {
+            body = try await collect(request.body)
+        } catch is NIOTooManyBytesError {
             return tooLarge()
+        } catch is TimedOut {
+            return JSONResponse.error(
+                .requestTimeout, code: "body_timeout", message: "the body did not arrive within \(bodyTimeout); nothing was stored")
+        } catch {
+            return JSONResponse.error(.badRequest, code: "unreadable_body", message: "the body could not be read: \(error)")
         }
         observation.bodyBytes = body.readableBytes
         let webhook = WebhookRequest(
@@ -222,7 +231,8 @@ struct WebhookRoutes: Sendable {
             return JSONResponse.error(
                 .serviceUnavailable, code: error.code.rawValue, message: "cannot verify the request now; retry later", headers: headers)
         default:
-            return JSONResponse.error(.unsupportedMediaType, code: error.code.rawValue, message: error.message)
+            // Providers set unreadable elements aside in `normalize`; authentication throws nothing else.
+            return JSONResponse.error(.unprocessableContent, code: error.code.rawValue, message: error.message)
         }
     }
 
@@ -242,6 +252,23 @@ struct WebhookRoutes: Sendable {
         let host = request.head.authority ?? request.headers[HTTPField.Name("Host")!] ?? "localhost"
         return "\(scheme)://\(host)\(request.uri.description)"
     }
+
+    /// The body, within `maxBodyBytes` and `bodyTimeout`.
+    private func collect(_ body: RequestBody) async throws -> ByteBuffer {
+        let limit = maxBodyBytes
+        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: limit) }
+            group.addTask {
+                try await Task.sleep(for: bodyTimeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else { throw TimedOut() }
+            return buffer
+        }
+    }
+
+    struct TimedOut: Error {}
 
     private func tooLarge() -> Response {
         JSONResponse.error(.contentTooLarge, code: "too_large", message: "body is larger than \(maxBodyBytes) bytes")

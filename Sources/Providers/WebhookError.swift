@@ -12,7 +12,6 @@ public struct WebhookError: Error, Equatable, Sendable, CustomStringConvertible 
         case replayed
         /// The body could not be read far enough to authenticate it: refused, never stored.
         case unreadable
-        case unsupportedMediaType = "unsupported_media_type"
         /// Authentic, but the events in it cannot be parsed: kept in quarantine.
         case malformed
         /// Something the check depends on could not be had (an SNS certificate): retry later.
@@ -32,7 +31,7 @@ public struct WebhookError: Error, Equatable, Sendable, CustomStringConvertible 
     public var isAuthenticationFailure: Bool {
         switch code {
         case .missingCredentials, .badSignature, .staleTimestamp, .replayed, .unreadable: true
-        case .unsupportedMediaType, .malformed, .unavailable: false
+        case .malformed, .unavailable: false
         }
     }
 

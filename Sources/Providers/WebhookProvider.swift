@@ -99,9 +99,11 @@ public protocol WebhookProvider: Sendable {
     /// (Mailgun: 406). `nil`: 401 for missing credentials, 403 otherwise.
     var refusalStatus: Int? { get }
 
-    /// Checks the content type and the signature or credentials on the raw bytes. Throws errors
-    /// whose ``WebhookError/isAuthenticationFailure`` is true (or `unsupportedMediaType`, or
-    /// `unavailable` when an SNS certificate cannot be had). Only Amazon SES suspends.
+    /// Checks the signature or credentials on the raw bytes. Throws errors whose
+    /// ``WebhookError/isAuthenticationFailure`` is true (or `unavailable` when an SNS certificate
+    /// cannot be had). Only Amazon SES suspends. The declared content type refuses nothing: what
+    /// authenticates is parsed as what it is, and what cannot be parsed is set aside (422), since
+    /// an ESP retries a 415 for hours and then drops the events.
     func authenticate(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) async throws(WebhookError) -> Authentication
 
     /// The events of an authenticated request, and the elements that could not be read.

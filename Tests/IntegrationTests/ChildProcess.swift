@@ -33,7 +33,10 @@ final class ChildProcess: Sendable {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        // A crash prints its backtrace into the child's log, where the failing test shows it.
+        var childEnvironment = environment ?? ProcessInfo.processInfo.environment
+        childEnvironment["SWIFT_BACKTRACE"] = childEnvironment["SWIFT_BACKTRACE"] ?? "enable=yes,interactive=no,color=no"
+        let env = childEnvironment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             env.forEach { free($0) }
@@ -46,6 +49,13 @@ final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&files, 1, stdoutPath ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&files, 2, logPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // Nothing else of the test runner's (hundreds of sockets in a full run): a child under a
+        // lowered open-file limit would start with it used up.
+        // (glibc 2.34+; Swift's Glibc module does not declare it, so it is looked up.)
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&files, 3)
+        }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, path, &files, &attributes, argv, env)
         guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EINVAL) }

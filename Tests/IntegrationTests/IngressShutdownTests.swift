@@ -63,7 +63,7 @@ import Testing
 }
 
 /// A blocking TCP connection to 127.0.0.1, for sending a request in pieces.
-private final class RawConnection {
+final class RawConnection {
     let fd: Int32
 
     init(port: Int) throws {

@@ -41,8 +41,8 @@ import Testing
                 ("stale mailgun", "/webhooks/mailgun", staleMailgun.headers, staleMailgun.body, 406, "stale_timestamp"),
                 ("unreadable mailgun", "/webhooks/mailgun", ["content-type": "application/json"], Array("{oops".utf8), 406, "unreadable"),
                 (
-                    "mailgun as form", "/webhooks/mailgun", ["content-type": "application/x-www-form-urlencoded"], mailgun.body, 415,
-                    "unsupported_media_type"
+                    "unsigned mailgun legacy form", "/webhooks/mailgun", ["content-type": "application/x-www-form-urlencoded"],
+                    Array("event=delivered&recipient=a%40example.com".utf8), 406, "missing_credentials"
                 ),
                 ("forged sendgrid", "/webhooks/sendgrid", forgedSendgrid.headers, forgedSendgrid.body, 403, "bad_signature"),
                 ("unsigned sendgrid", "/webhooks/sendgrid", unsigned, sendgrid.body, 401, "missing_credentials"),

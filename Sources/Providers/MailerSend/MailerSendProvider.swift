@@ -13,7 +13,6 @@ public struct MailerSendProvider: WebhookProvider {
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
     ) async throws(WebhookError) -> Authentication {
-        try MediaType.require("application/json", request, esp: "MailerSend")
         try verify(request, credentials: credentials)
         return Authentication()
     }

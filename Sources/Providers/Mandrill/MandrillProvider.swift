@@ -14,7 +14,6 @@ public struct MandrillProvider: WebhookProvider {
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
     ) async throws(WebhookError) -> Authentication {
-        try MediaType.require("application/x-www-form-urlencoded", request, esp: "Mandrill")
         guard let form = FormBody.parse(request.body) else { throw WebhookError(.unreadable, "body is not a form") }
         try verify(request, form: form, credentials: credentials)
         return Authentication(parsed: .form(form))

@@ -7,13 +7,19 @@ import Foundation
 ///
 /// Maps one Postmark record onto ``EmailEvent`` (ESP-REFERENCE.md §4.2 and §14.3).
 enum PostmarkNormalizer {
-    static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
+    /// The message id of the test records Postmark's "Test" button posts (a bounce with `"ID": 42`):
+    /// no real message has it.
+    static let testMessageId = "00000000-0000-0000-0000-000000000000"
+
+    /// nil for Postmark's test post.
+    static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent? {
         guard let recordType = object.text("RecordType") else {
             throw WebhookError(.malformed, "no RecordType (an inbound-message webhook sent to the events URL?)")
         }
         let timeText = ["DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt"].lazy.compactMap { object.text($0) }.first
         let occurredAt = EventTime.checked(timeText.flatMap(ISO8601.parse), receivedAt: receivedAt)
         let messageId = (object.anyCase("MessageID") as? String).flatMap { $0.isEmpty ? nil : $0 }
+        if messageId == testMessageId { return nil }
         let recipient = object.text("Recipient") ?? object.text("Email")
         let bounceType = object.text("Type")
         let (type, bounceClass, rejectReason) = classify(recordType, bounceType: bounceType, object: object)

@@ -12,6 +12,8 @@ enum SESNormalizer {
         guard let name = ses.text("eventType") ?? ses.text("notificationType") else {
             throw WebhookError(.malformed, "SES message has no eventType or notificationType")
         }
+        // SES confirms an identity's notification topic with this: a handshake, not an event.
+        if name == "AmazonSnsSubscriptionSucceeded" { return [] }
         let mail = ses.object("mail")
         let detail = ses.object(detailKey(name))
         let timeText = detail?.text("timestamp") ?? mail?.text("timestamp") ?? snsTimestamp

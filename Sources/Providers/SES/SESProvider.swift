@@ -28,9 +28,6 @@ public struct SESProvider: WebhookProvider {
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
     ) async throws(WebhookError) -> Authentication {
-        guard ["text/plain", "application/json"].contains(request.mediaType ?? "") else {
-            throw WebhookError(.unsupportedMediaType, "SNS posts text/plain")
-        }
         guard let object = JSONObject.parse(request.body) else { throw WebhookError(.unreadable, "body is not an SNS JSON message") }
         let message = try SNSMessage(object)
         if let headerType = request.headers["x-amz-sns-message-type"], headerType != message.type {

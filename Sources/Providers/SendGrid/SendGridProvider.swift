@@ -22,7 +22,6 @@ public struct SendGridProvider: WebhookProvider {
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
     ) async throws(WebhookError) -> Authentication {
-        try MediaType.require("application/json", request, esp: "SendGrid")
         guard let timestamp = try verify(request, credentials: credentials, now: now) else { return Authentication() }
         var signed = SHA256()
         signed.update(data: Array(timestamp.utf8))

@@ -12,7 +12,6 @@ public struct SparkPostProvider: WebhookProvider {
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
     ) async throws(WebhookError) -> Authentication {
-        try MediaType.require("application/json", request, esp: "SparkPost")
         try HTTPCredentials.verify(request, credentials: credentials)
         return Authentication()
     }

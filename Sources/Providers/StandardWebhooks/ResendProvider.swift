@@ -12,7 +12,6 @@ public struct ResendProvider: WebhookProvider {
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
     ) async throws(WebhookError) -> Authentication {
-        try MediaType.require("application/json", request, esp: "Resend")
         let id = try StandardWebhooksSignature.verify(request, credentials: credentials, now: now)
         return Authentication(replayNonce: id.map { "resend:\($0)" }, deliveryId: id)
     }
