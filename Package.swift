@@ -188,6 +188,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Fuzz targets (Scripts/fuzz): libFuzzer entry point, or a replayer of corpus files.
+        .executableTarget(
+            name: "PostwireFuzz",
+            dependencies: ["EmailEvents", "Providers"],
+            path: "Fuzz/PostwireFuzz",
+            swiftSettings: swiftSettings
+        ),
+
         // Unit tests: no servers.
         .testTarget(name: "EmailEventsTests", dependencies: ["EmailEvents"], swiftSettings: swiftSettings),
         .testTarget(

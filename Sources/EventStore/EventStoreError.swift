@@ -44,19 +44,20 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    /// What a SQLSTATE says about a failed batch (PostgreSQL's appendix A). Transient: 08
-    /// connection, 40 rollback (deadlock, serialization), 53 resources, 57 operator intervention
-    /// (shutdown, statement_timeout), 58 system, and 55P03 lock_timeout. Deployment: 28
-    /// authorization, 3D/3F missing database or schema, 42 syntax or access rule (missing table,
-    /// privilege), 0A unsupported feature, 25 transaction state, 55 prerequisite state, XX internal.
-    /// Everything else (22 data, 23 integrity, 54 limits such as an index row too large, …) is
-    /// about the events themselves.
+    /// What a SQLSTATE says about a failed batch (PostgreSQL's appendix A). About the events
+    /// themselves, so retrying cannot help: 21 cardinality, 22 data exception, 23 integrity
+    /// constraint, 54 program limit (an index row too large). Transient: 08 connection, 40 rollback
+    /// (deadlock, serialization), 53 resources, 57 operator intervention (shutdown,
+    /// statement_timeout), 58 system, 55P03 lock_timeout. Everything else (28 authorization, 3D
+    /// missing database, 42 missing table or privilege, 26 a prepared statement a pooler lost, P0
+    /// raised by a trigger, XX internal, …) says the deployment is wrong: retried, never a reason
+    /// to dead-letter an event.
     public static func classify(_ sqlState: String) -> Code {
         if sqlState == "55P03" { return .unavailable }
         switch sqlState.prefix(2) {
+        case "21", "22", "23", "54": return .rejected
         case "08", "40", "53", "57", "58": return .unavailable
-        case "28", "3D", "3F", "42", "0A", "25", "55", "XX": return .server
-        default: return .rejected
+        default: return .server
         }
     }
 }

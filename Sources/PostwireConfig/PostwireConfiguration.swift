@@ -134,9 +134,9 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     public var statementTimeoutMilliseconds = 60_000
     public var lockTimeoutMilliseconds = 30_000
     /// After SIGTERM, how long the worker may take to finish and commit the batches in hand
-    /// before it is cancelled (their entries stay pending and are reclaimed). Keep it below the
-    /// container's stop grace period (compose: 30 s).
-    public var shutdownTimeoutMilliseconds = 25_000
+    /// before it is cancelled (their entries stay pending and are reclaimed). With the 5 s allowed
+    /// for cancellation it stays below the container's stop grace period (compose: 30 s).
+    public var shutdownTimeoutMilliseconds = 20_000
     /// The operations port: `/metrics`, `/healthz`, `/readyz` (docs/METRICS.md). 0 lets the system
     /// pick a free port (it is logged); -1 turns it off. Two workers on one host need two ports.
     public var metricsHost = "0.0.0.0"

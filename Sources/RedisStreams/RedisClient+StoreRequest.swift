@@ -6,10 +6,12 @@ extension RedisClient {
         public var overBudget: Int
     }
 
-    /// In one script (Lua runs atomically): consumes `guardKey` (SET NX EX; when it exists already,
-    /// nothing else happens and nil is returned), appends `events` to `stream`, and appends each
-    /// `quarantine` entry to `quarantineStream` while the hourly budget in `budgetKey` (entries and
-    /// bytes) allows, counting the rest as over budget.
+    /// In one script (Lua runs atomically): when `guardKey` exists, nothing happens and nil is
+    /// returned; else appends `events` to `stream`, appends each `quarantine` entry to
+    /// `quarantineStream` while the hourly budget in `budgetKey` (entries and bytes) allows
+    /// (counting the rest as over budget), and sets `guardKey` last. A script that fails halfway
+    /// (Redis out of memory) keeps what it wrote, so the guard comes last: the ESP's retry of a
+    /// request that got 503 is then accepted, not refused as a replay, and its events deduplicate.
     ///
     /// Every key of the script is named in KEYS. On a single Redis they may be anywhere; on a
     /// cluster they must share a hash slot (the guard key carries the stream's hash tag; the
@@ -54,7 +56,7 @@ extension RedisClient {
     /// entries, budget bytes, budget TTL, then the events (count; each: field count, fields), then
     /// the quarantine entries (count; each: size, field count, fields).
     static let storeRequestScript = """
-        if KEYS[2] ~= '' and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return false end
+        if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return false end
         local i = 6
         local appended = 0
         for e = 1, tonumber(ARGV[5]) do
@@ -82,6 +84,7 @@ extension RedisClient {
           end
           i = i + n + 2
         end
+        if KEYS[2] ~= '' then redis.call('SET', KEYS[2], '1', 'EX', ARGV[1]) end
         return {appended, kept, over}
         """
 }

@@ -98,7 +98,9 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
     private func reclaim(_ cursor: inout String) async throws -> [StreamEntry] {
         let result = try await stream.claimIdle(
             minIdleMilliseconds: policy.claimMinIdleMilliseconds, cursor: cursor, count: settings.batchSize)
-        cursor = result.nextStart
+        // The cursor moves on only once the claimed entries are held or settled: claiming resets
+        // their idle time, so entries claimed and then dropped would wait a whole takeover time.
+        defer { cursor = result.nextStart }
         if !result.deletedIds.isEmpty {
             logger.critical(
                 "pending entries were deleted from the stream before processing: events lost", metadata: ["ids": "\(result.deletedIds)"])
@@ -109,8 +111,13 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
         let counts = try await stream.deliveries(of: result.entries)
         let exhausted = result.entries.filter { policy.isExhausted(deliveries: counts[$0.id] ?? 0) }
         guard !exhausted.isEmpty else { return result.entries }
-        // If PostgreSQL is down every entry fails: that says nothing about these ones.
-        try await store.ping()
+        // If PostgreSQL is down every entry fails: that says nothing about these ones. They are
+        // held and retried like the rest.
+        do {
+            try await store.ping()
+        } catch {
+            return result.entries
+        }
         for entry in exhausted {
             let reason = "delivered \(counts[entry.id] ?? 0) times without being acknowledged (maxDeliveries \(policy.maxDeliveries))"
             try await deadLetter(entry, error: reason, deliveries: counts[entry.id])
@@ -148,9 +155,10 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
                 ])
         } catch {
             // (`catch where` on a typed throw crashes the 6.3 compiler: test the code inside.)
-            guard error.code == .rejected else { throw error }
+            guard Self.splits(error, count: batch.count) else { throw error }
             logger.warning(
-                "batch refused for its data; isolating the events refused", metadata: ["error": "\(error)", "entries": "\(batch.count)"])
+                "batch refused for its data (or too slow whole); isolating the events refused",
+                metadata: ["error": "\(error)", "entries": "\(batch.count)"])
             try await isolate(batch[...])
         }
         // Counts what this ack settled: a slow batch taken over by another worker is acked by both.
@@ -162,22 +170,41 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
     /// events are committed, and each bad one is dead-lettered with PostgreSQL's reason. Anything
     /// but a data refusal (PostgreSQL went away meanwhile) is thrown: the batch is retried whole,
     /// and what was committed meanwhile deduplicates.
+    ///
+    /// A batch whose every event is refused on its own (a NOT NULL a migration added, say) is not
+    /// the events' fault: nothing is dead-lettered, and the batch is retried as a deployment error.
     private func isolate(_ batch: ArraySlice<(event: EmailEvent, entry: StreamEntry)>) async throws {
         var parts = Self.halves(batch)
+        var refused: [(entry: StreamEntry, error: EventStoreError)] = []
         while let part = parts.popLast() {
             do {
                 let result = try await store.write(part.map(\.event))
                 stats.isolated(stored: result.stored, duplicates: result.duplicates)
                 report(result.alerts)
             } catch {
-                guard error.code == .rejected else { throw error }
-                if part.count == 1, let bad = part.first {
-                    try await deadLetter(bad.entry, error: "\(error)", sqlState: error.sqlState)
-                } else {
+                if part.count > 1, Self.splits(error, count: part.count) {
                     parts += Self.halves(part)
+                } else if error.code == .rejected, let bad = part.first {
+                    refused.append((bad.entry, error))
+                } else {
+                    throw error
                 }
             }
         }
+        if batch.count > 1, refused.count == batch.count, let first = refused.first {
+            throw EventStoreError(
+                .server, "every event of the batch was refused on its own (\(first.error)): a deployment error, nothing dead-lettered",
+                sqlState: first.error.sqlState)
+        }
+        for (entry, error) in refused {
+            try await deadLetter(entry, error: "\(error)", sqlState: error.sqlState)
+        }
+    }
+
+    /// Whether a failed write of `count` events is split: refused for its data, or cancelled by
+    /// `statement_timeout` (57014) while it holds more than one event (a smaller one may fit).
+    static func splits(_ error: EventStoreError, count: Int) -> Bool {
+        error.code == .rejected || (error.sqlState == "57014" && count > 1)
     }
 
     static func halves<T>(_ items: ArraySlice<T>) -> [ArraySlice<T>] {

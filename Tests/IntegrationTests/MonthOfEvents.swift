@@ -247,8 +247,9 @@ struct MonthOfEvents {
     }
 }
 
-/// A small, seedable generator (the tests must produce the same month every time).
-struct SplitMix64 {
+/// A small, seedable generator (the tests must produce the same month, and the same mutations,
+/// every time).
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

@@ -38,6 +38,8 @@ import WorkerApp
         let configuration = {
             var configuration = TestEnvironment.configuration(database: "unused")
             configuration.ingress.metricsPort = 0
+            // The one unreadable request is answered 422 but not kept: the budget's counter moves.
+            configuration.ingress.quarantineEntriesPerHour = 0
             configuration.sources.append(
                 SourceSettings(provider: "mailgun", name: "limited", rateLimit: RateLimitSettings(requestsPerSecond: 0.01, burst: 1)))
             return configuration
@@ -115,6 +117,8 @@ import WorkerApp
             #expect(scrape[auth, ["provider": "mailgun", "reason": "stale"]] == 1)
             #expect(scrape[auth, ["provider": "sendgrid", "reason": "missing"]] == 1)
             #expect(scrape["postwire_ingress_quarantined_total", ["provider": "sendgrid"]] == 1)
+            #expect(scrape["postwire_ingress_elements_quarantined_total", ["provider": "sendgrid"]] == 1)
+            #expect(scrape["postwire_ingress_quarantine_over_budget_total", ["provider": "sendgrid"]] == 1)
             #expect(scrape["postwire_ingress_rate_limited_total", ["provider": "mailgun", "source": "limited"]] == 1)
             #expect(scrape[requests, ["provider": "mailgun", "source": "limited", "status": "429"]] == 1)
             #expect(scrape["postwire_ingress_request_duration_seconds_count", ["provider": "mailgun"]] == 9)

@@ -15,9 +15,10 @@ import Testing
         ("08006", EventStoreError.Code.unavailable), ("40001", .unavailable), ("40P01", .unavailable), ("53100", .unavailable),
         ("53200", .unavailable), ("57P01", .unavailable), ("57014", .unavailable), ("58030", .unavailable), ("55P03", .unavailable),
         ("28P01", .server), ("3D000", .server), ("3F000", .server), ("42P01", .server), ("42501", .server), ("42703", .server),
-        ("0A000", .server), ("25P02", .server), ("55000", .server), ("XX000", .server),
+        ("0A000", .server), ("25P02", .server), ("55000", .server), ("XX000", .server), ("26000", .server), ("72000", .server),
+        ("P0001", .server), ("HV000", .server), ("0L000", .server),
         ("22P02", .rejected), ("22001", .rejected), ("22021", .rejected), ("22P05", .rejected), ("23505", .rejected),
-        ("23502", .rejected), ("54000", .rejected), ("54001", .rejected), ("2200N", .rejected), ("P0001", .rejected),
+        ("23502", .rejected), ("54000", .rejected), ("54001", .rejected), ("2200N", .rejected), ("21000", .rejected),
     ])
     func sqlStateClasses(state: String, code: EventStoreError.Code) {
         #expect(EventStoreError.classify(state) == code, "\(state)")
@@ -137,6 +138,34 @@ import Testing
         #expect(stream.dead.count == 1 && stream.dead.first?["dead_deliveries"] == Array("5".utf8))
         #expect(store.stored.count == 4 && stream.pending.isEmpty)
         #expect(stream.state.withLockedValue { $0.claimCursors } == ["0-0", "0-0"], "a scan that wrapped starts again at 0-0")
+    }
+
+    /// Every event refused on its own (a constraint a migration added) is a deployment error:
+    /// nothing dead-lettered, the batch stays pending.
+    @Test func aBatchWhoseEveryEventIsRefusedIsNotDeadLettered() async throws {
+        let stream = StreamTwin(LaneFixtures.entries(40))
+        let store = StoreTwin(refusing: { _ in EventStoreError(.rejected, "null value in column", sqlState: "23502") })
+        let held = try await stream.read(count: 40, blockMilliseconds: 0)
+        await #expect(throws: EventStoreError.self) { try await LaneFixtures.lane(stream, store).process(held) }
+        #expect(stream.dead.isEmpty && stream.pending.count == 40)
+    }
+
+    /// A batch cancelled by statement_timeout is written in halves until the parts fit; a single
+    /// event that still times out is retried, never dead-lettered.
+    @Test func aBatchTooSlowWholeIsWrittenInHalves() async throws {
+        let stream = StreamTwin(LaneFixtures.entries(100))
+        let store = StoreTwin()
+        store.state.withLockedValue { $0.slowAbove = 30 }
+        let held = try await stream.read(count: 100, blockMilliseconds: 0)
+        try await LaneFixtures.lane(stream, store).process(held)
+        #expect(store.stored.count == 100 && stream.dead.isEmpty && stream.pending.isEmpty)
+
+        let single = StreamTwin(LaneFixtures.entries(1))
+        let slow = StoreTwin()
+        slow.state.withLockedValue { $0.slowAbove = 0 }
+        let one = try await single.read(count: 1, blockMilliseconds: 0)
+        await #expect(throws: EventStoreError.self) { try await LaneFixtures.lane(single, slow).process(one) }
+        #expect(single.dead.isEmpty && single.pending.count == 1)
     }
 
     @Test func halvesCoverTheSliceExactly() {

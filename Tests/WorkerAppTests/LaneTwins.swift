@@ -89,6 +89,8 @@ final class StoreTwin: BatchStore, Sendable {
         var refusal: (@Sendable (EmailEvent) -> EventStoreError?)?
         /// After this many writes the store goes down (a failure in the middle of isolating).
         var downAfterWrites: Int?
+        /// A batch of more events than this is cancelled by statement_timeout (57014).
+        var slowAbove: Int?
     }
     let state = NIOLockedValueBox(State())
 
@@ -104,6 +106,9 @@ final class StoreTwin: BatchStore, Sendable {
             s.writes += 1
             if let after = s.downAfterWrites, s.writes > after { s.down = EventStoreError(.unavailable, "twin: connection closed") }
             if let down = s.down { return .failure(down) }
+            if let limit = s.slowAbove, events.count > limit {
+                return .failure(EventStoreError(.unavailable, "canceling statement due to statement timeout", sqlState: "57014"))
+            }
             if let refusal = s.refusal, let error = events.lazy.compactMap(refusal).first { return .failure(error) }
             let new = events.filter { s.keys.insert($0.eventKey).inserted }.count
             return .success(BatchWriteResult(stored: new, duplicates: events.count - new))

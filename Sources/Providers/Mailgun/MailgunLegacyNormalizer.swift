@@ -11,6 +11,12 @@ import Foundation
 /// clicked, unsubscribed. There is no event id: the key is derived from what identifies the event.
 enum MailgunLegacyNormalizer {
     static let signatureFields: Set<String> = ["timestamp", "token", "signature"]
+    /// Events a message and recipient can have more than once: their key needs their time. The
+    /// others (delivered, dropped, bounced, complained, unsubscribed) are keyed without it, because
+    /// a retry of a legacy post is signed anew, with a new `timestamp` (the field is both the
+    /// event's time and the signature's); two opens in one second are then one, and a re-signed
+    /// retry of an open can count twice (the format has no event id).
+    static let repeats: Set<String> = ["opened", "clicked"]
     /// Fields that are Mailgun's, not custom variables.
     static let known: Set<String> = [
         "event", "recipient", "domain", "ip", "country", "region", "city", "user-agent", "device-type", "client-type", "client-name",
@@ -38,8 +44,10 @@ enum MailgunLegacyNormalizer {
         let raw = json(pairs)
         var event = EmailEvent(
             provider: .mailgun, source: source, type: type(of: name), espEvent: name,
-            eventKey: EventKey.derived(["legacy", name, fields.first("recipient")?.lowercased(), messageId, timestamp, fields.first("url")]
-            ),
+            eventKey: EventKey.derived([
+                "legacy", name, fields.first("recipient")?.lowercased(), messageId, repeats.contains(name) ? timestamp : nil,
+                fields.first("url"),
+            ]),
             occurredAt: EventTime.seconds(timestamp.flatMap { Double($0) }, receivedAt: receivedAt), receivedAt: receivedAt, raw: raw)
         event.deliveryId = fields.last("token")
         event.messageId = messageId

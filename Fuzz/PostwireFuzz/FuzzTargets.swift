@@ -1,0 +1,79 @@
+import EmailEvents
+import Foundation
+
+@testable import Providers
+
+/// The fuzz targets: each takes arbitrary bytes to one parser and must come back (with a result or
+/// a typed error), never trap, hang or leak. Providers are reached with authentication satisfied
+/// (a source that takes unsigned requests), so the bytes get to the normalizers.
+enum FuzzTargets {
+    static let providers: [String: any WebhookProvider] = Dictionary(
+        uniqueKeysWithValues: ProviderRegistry.supported.compactMap { provider in
+            ProviderRegistry.provider(for: provider).map { (provider.rawValue, $0) }
+        })
+    static let open = SourceCredentials(secrets: [], replayWindow: 0, allowUnauthenticated: true)
+    static let receivedAt = Date(timeIntervalSince1970: 1_700_000_000)
+
+    static let names = providers.keys.sorted() + ["stream-entry", "iso8601", "form", "multipart", "sns", "event-objects"]
+
+    static func run(_ target: String, _ bytes: [UInt8]) {
+        switch target {
+        case "stream-entry":
+            // An entry's `e` field (the event's JSON) and `r` field (raw bytes), as a worker reads them.
+            _ = try? StreamEntryCodec.decode(["v": Array("1".utf8), "e": bytes, "r": Array(bytes.prefix(16))])
+        case "iso8601":
+            _ = ISO8601.parse(String(decoding: bytes, as: UTF8.self)).map { EventTime.checked($0, receivedAt: receivedAt) }
+        case "form":
+            _ = FormBody.parse(bytes)
+        case "multipart":
+            _ = MultipartForm.parse(bytes, boundary: "b0undary")
+        case "sns":
+            if let object = JSONObject.parse(bytes), let message = try? SNSMessage(object) {
+                _ = message.stringToSign
+                _ = SNSMessage.isAllowedCertificateURL(message.signingCertURL)
+                _ = message.subscribeURL.map(SNSMessage.isAllowedSubscribeURL)
+            }
+        case "event-objects":
+            _ = try? EventObjects.parse(bytes)
+        default:
+            guard let provider = providers[target] else { return }
+            // The content type a provider's requests carry; Mailgun also with a multipart boundary.
+            let contentType =
+                switch target {
+                case "mandrill": "application/x-www-form-urlencoded"
+                case "mailgun": bytes.first == UInt8(ascii: "-") ? "multipart/form-data; boundary=b0undary" : "application/json"
+                case "ses": "text/plain"
+                default: "application/json"
+                }
+            let request = WebhookRequest(headers: ["content-type": contentType], body: bytes, receivedAt: receivedAt)
+            let authentication = Synchronously.run { try? await provider.authenticate(request, credentials: open, now: receivedAt) }
+            if let authentication {
+                let received = provider.normalize(request, authentication, source: "default")
+                for event in received.events {
+                    // What the ingress then does with an event: encode it for the stream and read it back.
+                    _ = try? StreamEntryCodec.decode(Dictionary(StreamEntryCodec.encode(event), uniquingKeysWith: { a, _ in a }))
+                }
+            }
+        }
+    }
+}
+
+/// Runs an async function to completion from synchronous code (libFuzzer calls in synchronously).
+/// Only SES suspends (for a certificate), and its unsigned source fetches none.
+enum Synchronously {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+        let box = Box<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            box.value = await body()
+            done.signal()
+        }
+        done.wait()
+        return box.value!
+    }
+
+    /// Written by one task before the semaphore is signalled, read after it: no overlap.
+    final class Box<T>: @unchecked Sendable {
+        var value: T?
+    }
+}
