@@ -36,7 +36,14 @@ extension EventStore {
                     guard try await Self.mayCreateRoles(on: connection, logger: logger) else {
                         return .skipped(sql: "CREATE ROLE \(role) LOGIN PASSWORD '…';")
                     }
-                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN"), logger: logger)
+                    // Roles belong to the cluster and the lock above to this database: another
+                    // database's migrate may create the role at the same moment.
+                    try await connection.query(
+                        PostgresQuery(
+                            unsafeSQL: """
+                                DO $$ BEGIN CREATE ROLE \(role) LOGIN;
+                                EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+                                """), logger: logger)
                     created = true
                 }
                 try await connection.query(PostgresQuery(unsafeSQL: "GRANT USAGE ON SCHEMA public TO \(role)"), logger: logger)
