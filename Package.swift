@@ -191,7 +191,7 @@ let package = Package(
         // Fuzz targets (Scripts/fuzz): libFuzzer entry point, or a replayer of corpus files.
         .executableTarget(
             name: "PostwireFuzz",
-            dependencies: ["EmailEvents", "Providers"],
+            dependencies: ["EmailEvents", "Providers", "RedisStreams", "PostwireConfig", "IngressApp"],
             path: "Fuzz/PostwireFuzz",
             swiftSettings: swiftSettings
         ),

@@ -1,7 +1,10 @@
 import EmailEvents
 import Foundation
+import IngressApp
+import PostwireConfig
 
 @testable import Providers
+@testable import RedisStreams
 
 /// The fuzz targets: each takes arbitrary bytes to one parser and must come back (with a result or
 /// a typed error), never trap, hang or leak. Providers are reached with authentication satisfied
@@ -14,7 +17,10 @@ enum FuzzTargets {
     static let open = SourceCredentials(secrets: [], replayWindow: 0, allowUnauthenticated: true)
     static let receivedAt = Date(timeIntervalSince1970: 1_700_000_000)
 
-    static let names = providers.keys.sorted() + ["stream-entry", "iso8601", "form", "multipart", "sns", "event-objects"]
+    static let names =
+        providers.keys.sorted() + [
+            "stream-entry", "iso8601", "form", "multipart", "sns", "event-objects", "resp", "configuration", "allowlist",
+        ]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
         switch target {
@@ -35,6 +41,27 @@ enum FuzzTargets {
             }
         case "event-objects":
             _ = try? EventObjects.parse(bytes)
+        case "resp":
+            // Redis replies as they arrive from the socket, split at an arbitrary point.
+            let reader = HiredisReader()
+            let split = bytes.isEmpty ? 0 : Int(bytes[0]) % bytes.count
+            for part in [bytes[..<split], bytes[split...]] {
+                guard (try? part.withUnsafeBytes { try reader.feed($0) }) != nil else { return }
+                while let value = try? reader.next() { _ = value.array?.count }
+            }
+        case "configuration":
+            // A configuration file, and the same bytes as POSTWIRE_SOURCES.
+            let path = NSTemporaryDirectory() + "postwire-fuzz-\(getpid()).json"
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = try? ConfigurationLoader.load(file: path, environment: [:])
+            _ = try? ConfigurationLoader.load(environment: ["POSTWIRE_SOURCES": String(decoding: bytes, as: UTF8.self)])
+        case "allowlist":
+            // CIDR lists and X-Forwarded-For headers.
+            let text = String(decoding: bytes, as: UTF8.self)
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let list = (try? IPAllowlist(lines)) ?? .none
+            _ = list.contains(text)
+            _ = IPAllowlist.clientAddress(peer: lines.first, forwardedFor: lines.last, trustedProxies: list)
         default:
             guard let provider = providers[target] else { return }
             // The content type a provider's requests carry; Mailgun also with a multipart boundary.

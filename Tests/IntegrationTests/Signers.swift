@@ -33,7 +33,7 @@ enum Signers {
 
     /// `body` as `provider` would post it now, authenticated. Mailgun: `body` is the event-data
     /// JSON, wrapped with a fresh signature block; Mandrill: `body` is the `mandrill_events` JSON.
-    static func sign(_ provider: String, _ body: [UInt8], at date: Date = Date()) -> Request {
+    static func sign(_ provider: String, _ body: [UInt8], at date: Date = Date(), mailgunKey: String = Signers.mailgunKey) -> Request {
         let json = ["content-type": "application/json"]
         switch provider {
         case "mailgun":
