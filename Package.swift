@@ -119,13 +119,24 @@ let package = Package(
         .target(
             name: "WorkerApp",
             dependencies: [
-                "EmailEvents", "Providers", "RedisStreams", "EventStore", "PostwireConfig", "Operations",
+                "EmailEvents", "RedisStreams", "EventStore", "PostwireConfig", "Operations",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // What only the operator CLI uses: replay, the status report, text tables. Kept out of
+        // WorkerApp so the worker does not link the providers.
+        .target(
+            name: "OperatorTools",
+            dependencies: [
+                "EmailEvents", "Providers", "RedisStreams", "EventStore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -151,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "PostwireCLI",
             dependencies: [
-                "EmailEvents", "Providers", "EventStore", "PostwireConfig", "WorkerApp", "RedisStreams", "LoadGen",
+                "EmailEvents", "Providers", "EventStore", "PostwireConfig", "WorkerApp", "OperatorTools", "RedisStreams", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -228,7 +239,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "EmailEvents", "Providers", "RedisStreams", "EventStore", "IngressApp", "WorkerApp",
+                "EmailEvents", "Providers", "RedisStreams", "EventStore", "IngressApp", "WorkerApp", "OperatorTools",
                 "PostwireConfig", "Operations", "LoadGen",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OperatorTools
 import PostwireConfig
 import RedisStreams
 import WorkerApp

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventStore
 import Foundation
+import OperatorTools
 import WorkerApp
 
 struct Stats: AsyncParsableCommand {

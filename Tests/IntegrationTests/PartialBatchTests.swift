@@ -2,6 +2,7 @@ import EmailEvents
 import EventStore
 import Foundation
 import IngressApp
+import OperatorTools
 import PostwireConfig
 import RedisStreams
 import Testing

@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import IngressApp
 import Logging
+import OperatorTools
 import PostgresNIO
 import PostwireConfig
 import RedisStreams

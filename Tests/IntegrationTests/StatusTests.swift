@@ -1,6 +1,7 @@
 import EmailEvents
 import EventStore
 import Foundation
+import OperatorTools
 import PostwireConfig
 import RedisStreams
 import Testing
