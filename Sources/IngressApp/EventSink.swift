@@ -9,9 +9,6 @@ public protocol EventSink: Sendable {
     /// unreadable elements quarantined (within the source's budget), and its replay nonce consumed.
     /// Returns nil when the nonce was already consumed: then nothing was stored.
     func store(_ request: StoredRequest) async throws(RedisError) -> StoreOutcome?
-    /// Whether a nonce was already consumed: the check before a request is normalized (the
-    /// consuming check is ``store(_:)``'s).
-    func hasSeen(_ replayNonce: String) async throws(RedisError) -> Bool
     /// Throws when the backend is unreachable (readiness).
     func ping() async throws(RedisError)
 }
@@ -142,8 +139,9 @@ public struct RedisEventSink: EventSink {
         self.budgetPrefix = budgetPrefix
     }
 
-    /// A guarded request goes whole to the shard its nonce hashes to, where its guard key lives
-    /// (so the guard can be checked before the events are known). An unguarded batch is split by
+    /// A guarded request goes whole to the shard its nonce hashes to, where its guard key lives.
+    /// The shard must not depend on the events: a replayed Mailgun signature may carry another
+    /// body, and its guard key must still be the one the first request set. An unguarded batch is split by
     /// shard; should a later shard's append fail the request gets 503 and the ESP retries all of
     /// it, and the store counts the events that did arrive once.
     public func store(_ request: StoredRequest) async throws(RedisError) -> StoreOutcome? {
@@ -161,10 +159,6 @@ public struct RedisEventSink: EventSink {
             quarantineStream: quarantineStream, quarantine: request.quarantine.map(\.fields),
             budgetKey: "\(budgetPrefix)\(source):\(hour)", budget: (request.budget.entriesPerHour, request.budget.bytesPerHour))
         return reply.map { StoreOutcome(appended: $0.appended, quarantined: $0.quarantined, overBudget: $0.overBudget) }
-    }
-
-    public func hasSeen(_ replayNonce: String) async throws(RedisError) -> Bool {
-        try await client.exists(layout.guardKey(replayNonce, shard: nonceShard(replayNonce)))
     }
 
     private func nonceShard(_ nonce: String) -> Int {

@@ -139,15 +139,10 @@ struct WebhookRoutes: Sendable {
             if error.isAuthenticationFailure { observation.authFailure = IngressMetrics.reason(error.code) }
             return refuse(error, entry: entry, logger: logger)
         }
-        let ttl = max(entry.credentials.replayWindow, 300) * 2
-        if let nonce = authentication.replayNonce {
-            // A spent nonce is refused before its body is read any further (Mailgun signs no body).
-            do {
-                if try await sink.hasSeen(nonce) { return replayed(entry, &observation, logger: logger) }
-            } catch {
-                return unavailable(error, logger: logger)
-            }
-        }
+        // A spent nonce is refused by the store itself, in the one step that would have stored the
+        // request: normalizing first cannot trap, so checking the guard before it too would only
+        // cost every genuine request a Redis round trip.
+        let ttl = Self.guardTTL(window: entry.credentials.replayWindow)
         let received = entry.provider.normalize(webhook, authentication, source: entry.name)
         if let subscription = received.subscription {
             return await handshake(subscription, entry: entry, logger: logger)
@@ -166,35 +161,41 @@ struct WebhookRoutes: Sendable {
                     events: received.events, quarantine: quarantine, replayNonce: authentication.replayNonce, nonceTTL: ttl,
                     budget: budget))
             observation.xadd = .now - storeStart
-            guard let stored else { return replayed(entry, &observation, logger: logger) }
+            guard let stored else {
+                observation.authFailure = IngressMetrics.reason(.replayed)
+                logger.notice("replayed request refused")
+                return refusal(entry, WebhookError(.replayed, "this request was already accepted"))
+            }
             outcome = stored
         } catch {
             return unavailable(error, logger: logger)
         }
+        return answer(received, outcome, &observation, logger: logger)
+    }
+
+    /// How long a consumed nonce is remembered: twice the window in which its request is accepted
+    /// (at least 10 minutes when the source has no window), so no replay outlives its guard.
+    static func guardTTL(window: Int) -> Int {
+        max(window, 300) * 2
+    }
+
+    /// 200 with what was stored and set aside, or 422 when nothing could be read.
+    private func answer(
+        _ received: ReceivedWebhook, _ outcome: StoreOutcome, _ observation: inout IngressMetrics.Observation, logger: Logger
+    ) -> Response {
         observation.elementsSetAside = received.rejected.count
         observation.overBudget = outcome.overBudget
         for event in received.events { observation.accepted[event.type.rawValue, default: 0] += 1 }
-        if !received.rejected.isEmpty {
-            logger.warning(
-                "authentic request had unreadable elements",
-                metadata: [
-                    "set_aside": "\(received.rejected.count)", "quarantined": "\(outcome.quarantined)",
-                    "over_budget": "\(outcome.overBudget)",
-                    "reason": "\(received.rejected[0].reason)",
-                ])
-        }
-        if received.events.isEmpty, let first = received.rejected.first {
-            let kept = outcome.overBudget == 0 ? "kept in quarantine" : "not kept: the source is over its quarantine budget"
-            return JSONResponse.error(
-                .unprocessableContent, code: WebhookError.Code.malformed.rawValue, message: first.reason + "; " + kept)
-        }
-        return JSONResponse.accepted(outcome.appended, quarantined: received.rejected.count)
-    }
-
-    private func replayed(_ entry: SourceRegistry.Entry, _ observation: inout IngressMetrics.Observation, logger: Logger) -> Response {
-        observation.authFailure = IngressMetrics.reason(.replayed)
-        logger.notice("replayed request refused")
-        return refusal(entry, WebhookError(.replayed, "this request was already accepted"))
+        guard let first = received.rejected.first else { return JSONResponse.accepted(outcome.appended) }
+        logger.warning(
+            "authentic request had unreadable elements",
+            metadata: [
+                "set_aside": "\(received.rejected.count)", "quarantined": "\(outcome.quarantined)", "over_budget": "\(outcome.overBudget)",
+                "reason": "\(first.reason)",
+            ])
+        guard received.events.isEmpty else { return JSONResponse.accepted(outcome.appended, quarantined: received.rejected.count) }
+        let kept = outcome.overBudget == 0 ? "kept in quarantine" : "not kept: the source is over its quarantine budget"
+        return JSONResponse.error(.unprocessableContent, code: WebhookError.Code.malformed.rawValue, message: first.reason + "; " + kept)
     }
 
     /// SNS asks to (un)subscribe: confirm an allowed topic, or log the URL for the operator.

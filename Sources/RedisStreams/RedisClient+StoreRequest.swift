@@ -39,11 +39,6 @@ extension RedisClient {
         return StoreReply(appended: Int(appended), quarantined: Int(kept), overBudget: Int(over))
     }
 
-    /// `EXISTS key`.
-    public func exists(_ key: String) async throws(RedisError) -> Bool {
-        try await send(RedisCommand("EXISTS", [RESPArgument(key)])).integer == 1
-    }
-
     private static func append(_ fields: Fields, to arguments: inout [RESPArgument]) {
         arguments.append(RESPArgument(fields.count))
         for (name, value) in fields {

@@ -1,13 +1,13 @@
 import Foundation
-import IngressApp
 import PostwireConfig
 import RedisStreams
 import Testing
 
+@testable import IngressApp
 @testable import Providers
 
-/// Mailgun signs only `timestamp` + `token`: a spent signature block is refused before its body
-/// is read, whatever body comes with it, and the quarantine has a budget per source.
+/// Mailgun signs only `timestamp` + `token`: a spent signature block stores nothing, whatever body
+/// comes with it, its guard outlives the window, and the quarantine has a budget per source.
 @Suite struct ReplayGuardTests {
     static let crashing = #"{"event":"delivered","id":"x","timestamp":1e13,"recipient":"a@example.com"}"#
 
@@ -33,6 +33,12 @@ import Testing
             }
             #expect(try await redis.xlen(configuration.redis.quarantineStream) == 1)
             #expect(try await redis.xlen(configuration.redis.stream) == 0)
+            // The guard outlives the window in which the request is accepted (300 s for Mailgun).
+            let guards = try await redis.send(RedisCommand("KEYS", [RESPArgument(configuration.redis.replayGuardPrefix + "*")])).array ?? []
+            let key = try #require(guards.first?.string)
+            let ttl = try await redis.send(RedisCommand("TTL", [RESPArgument(key)])).integer ?? -1
+            #expect(guards.count == 1 && ttl > 300 && ttl <= 600, "guard TTL \(ttl) s")
+            #expect(WebhookRoutes.guardTTL(window: 3900) > 3900, "SNS's window")
 
             // The crashing value with a fresh signature: accepted, the time estimated (the ingress lives on).
             let fresh = Signers.sign("mailgun", Array(Self.crashing.utf8))
