@@ -43,6 +43,35 @@ public enum ConfigurationLoader {
         "POSTWIRE_" + snake(section) + "_" + snake(key)
     }
 
+    /// The `POSTWIRE_*` variables that make ``load(file:environment:)`` return `configuration`
+    /// from the defaults: one for every setting that differs from its default, arrays and objects
+    /// as JSON. How a process starts another with the settings it has (the tests' child processes).
+    public static func environment(for configuration: PostwireConfiguration) -> [String: String] {
+        let defaults = defaultsTree()
+        let data = (try? JSONEncoder().encode(configuration)) ?? Data("{}".utf8)
+        let tree = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        var environment: [String: String] = [:]
+        for (section, value) in tree {
+            guard let settings = value as? [String: Any] else {
+                if section == "sources", !NSArray(array: value as? [Any] ?? []).isEqual(defaults[section] as? [Any] ?? []) {
+                    environment["POSTWIRE_SOURCES"] = json(value)
+                }
+                continue
+            }
+            let original = defaults[section] as? [String: Any] ?? [:]
+            for (key, current) in settings
+            where !(original[key].map { NSDictionary(dictionary: ["v": $0]).isEqual(["v": current]) } ?? false) {
+                environment[variableName(section: section, key: key)] =
+                    current is [Any] || current is [String: Any] ? json(current) : (current as? NSNumber)?.stringValue ?? "\(current)"
+            }
+        }
+        return environment
+    }
+
+    private static func json(_ value: Any) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
     static func defaultsTree() -> [String: Any] {
         // Encoding our own value type cannot fail.
         let data = (try? JSONEncoder().encode(PostwireConfiguration())) ?? Data("{}".utf8)

@@ -21,6 +21,7 @@ import WorkerApp
             let configuration = {
                 var configuration = TestEnvironment.configuration(database: database)
                 configuration.worker.claimMinIdleMilliseconds = 1000
+                configuration.worker.claimIntervalMilliseconds = 300
                 configuration.worker.batchSize = 100
                 return configuration
             }()
@@ -37,12 +38,9 @@ import WorkerApp
                     value += 1
                     return value
                 }
-                var env = WorkerCrashTests.workerEnvironment(configuration, consumer: "chaos-\(n)")
-                env["POSTWIRE_WORKER_CLAIM_MIN_IDLE_MILLISECONDS"] = "1000"
-                env["POSTWIRE_WORKER_CLAIM_INTERVAL_MILLISECONDS"] = "300"
-                env["POSTWIRE_WORKER_BATCH_SIZE"] = "100"
                 let child = try ChildProcess.spawn(
-                    TestEnvironment.binDirectory.appendingPathComponent("postwire-worker").path, [], environment: env)
+                    TestEnvironment.binDirectory.appendingPathComponent("postwire-worker").path, [],
+                    environment: WorkerCrashTests.workerEnvironment(configuration, consumer: "chaos-\(n)"))
                 workers.withLockedValue { $0.append(child) }
             }
             try spawnWorker()

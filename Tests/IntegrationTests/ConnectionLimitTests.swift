@@ -18,18 +18,15 @@ import Testing
     /// `body` gets the port and the path of the ingress's log.
     static func withIngress(_ extra: [String: String] = [:], prlimit: Int? = nil, _ body: (Int, String) async throws -> Void) async throws {
         let port = TestEnvironment.freePort()
-        var environment = ProcessInfo.processInfo.environment
-        environment["POSTWIRE_INGRESS_HOST"] = "127.0.0.1"
-        environment["POSTWIRE_INGRESS_PORT"] = "\(port)"
-        environment["POSTWIRE_INGRESS_METRICS_PORT"] = "-1"
-        environment["POSTWIRE_INGRESS_IDLE_TIMEOUT_SECONDS"] = "1"
-        environment["POSTWIRE_INGRESS_BODY_TIMEOUT_SECONDS"] = "2"
-        environment["POSTWIRE_REDIS_PORT"] = "\(TestEnvironment.redisPort)"
-        environment["POSTWIRE_REDIS_STREAM"] = "postwire:\(TestEnvironment.unique("conn")):events"
-        environment["POSTWIRE_SOURCES"] = #"[{"provider":"mailgun","name":"default"}]"#
-        environment["POSTWIRE_SECRET_MAILGUN_DEFAULT"] = PipelineTests.mailgunKey
-        environment["POSTWIRE_LOG_LEVEL"] = "notice"
-        for (key, value) in extra { environment[key] = value }
+        var configuration = TestEnvironment.configuration(database: "unused")
+        configuration.ingress.port = port
+        configuration.ingress.idleTimeoutSeconds = 1
+        configuration.ingress.bodyTimeoutSeconds = 2
+        configuration.sources = [SourceSettings(provider: "mailgun", name: "default")]
+        let environment = TestEnvironment.childEnvironment(
+            configuration,
+            ["POSTWIRE_SECRET_MAILGUN_DEFAULT": PipelineTests.mailgunKey, "POSTWIRE_LOG_LEVEL": "notice"].merging(extra) { _, given in given
+            })
         let binary = TestEnvironment.binDirectory.appendingPathComponent("postwire-ingress").path
         let log = "/tmp/" + TestEnvironment.unique("ingress-conn") + ".log"
         defer { try? FileManager.default.removeItem(atPath: log) }

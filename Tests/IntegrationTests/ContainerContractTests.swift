@@ -31,19 +31,17 @@ import Testing
     /// webhook is answered 200 and committed to PostgreSQL.
     @Test func ingressAndWorkerRunAsAnUnprivilegedUser() async throws {
         try await TestEnvironment.withDatabase { database, store in
-            let configuration = TestEnvironment.configuration(database: database)
+            var configuration = TestEnvironment.configuration(database: database)
             // The build folder may not be readable by nobody: run copies from a folder that is.
             let folder = try Self.unprivilegedCopies(["postwire-ingress", "postwire-worker"])
             defer { try? FileManager.default.removeItem(atPath: folder) }
 
             let port = TestEnvironment.freePort()
+            configuration.ingress.port = port
+            configuration.ingress.metricsPort = 0
+            configuration.sources = [SourceSettings(provider: "mailgun", name: "default")]
             var environment = WorkerCrashTests.workerEnvironment(configuration, consumer: "nobody")
             environment["HOME"] = "/nonexistent"
-            environment["POSTWIRE_INGRESS_HOST"] = "127.0.0.1"
-            environment["POSTWIRE_INGRESS_PORT"] = "\(port)"
-            environment["POSTWIRE_INGRESS_METRICS_PORT"] = "0"
-            environment["POSTWIRE_REDIS_REPLAY_GUARD_PREFIX"] = configuration.redis.replayGuardPrefix
-            environment["POSTWIRE_SOURCES"] = #"[{"provider":"mailgun","name":"default"}]"#
             environment["POSTWIRE_SECRET_MAILGUN_DEFAULT"] = PipelineTests.mailgunKey
             let ingress = try Self.spawnAsNobody("\(folder)/postwire-ingress", environment: environment, log: "\(folder)/ingress.log")
             defer { ingress.signal(SIGKILL) }
@@ -72,16 +70,15 @@ import Testing
         try await TestEnvironment.withDatabase { database, _ in
             let redisPort = TestEnvironment.freePort()
             let redisServer = try await RedisServerProcess.start(port: redisPort)
-            let configuration = TestEnvironment.configuration(database: database, redisPort: redisPort)
-            var environment = WorkerCrashTests.workerEnvironment(configuration, consumer: "health")
-            environment["POSTWIRE_INGRESS_HOST"] = "127.0.0.1"
-            environment["POSTWIRE_INGRESS_PORT"] = "\(TestEnvironment.freePort())"
-            environment["POSTWIRE_INGRESS_METRICS_HOST"] = "0.0.0.0"
-            environment["POSTWIRE_INGRESS_METRICS_PORT"] = "\(TestEnvironment.freePort())"
-            environment["POSTWIRE_WORKER_METRICS_HOST"] = "127.0.0.1"
-            environment["POSTWIRE_WORKER_METRICS_PORT"] = "\(TestEnvironment.freePort())"
-            environment["POSTWIRE_SOURCES"] = #"[{"provider":"mailgun","name":"default"}]"#
-            environment["POSTWIRE_SECRET_MAILGUN_DEFAULT"] = "health-key"
+            var configuration = TestEnvironment.configuration(database: database, redisPort: redisPort)
+            configuration.ingress.port = TestEnvironment.freePort()
+            configuration.ingress.metricsHost = "0.0.0.0"
+            configuration.ingress.metricsPort = TestEnvironment.freePort()
+            configuration.worker.metricsHost = "127.0.0.1"
+            configuration.worker.metricsPort = TestEnvironment.freePort()
+            configuration.sources = [SourceSettings(provider: "mailgun", name: "default")]
+            let environment = TestEnvironment.childEnvironment(
+                configuration, ["POSTWIRE_WORKER_CONSUMER": "health", "POSTWIRE_SECRET_MAILGUN_DEFAULT": "health-key"])
             var running: [ChildProcess] = []
             defer { for child in running { child.signal(SIGKILL) } }
             for binary in ["postwire-ingress", "postwire-worker"] {

@@ -12,18 +12,12 @@ import Testing
 /// new connections, and a request already in flight is still read, appended and answered.
 @Suite(.serialized) struct IngressShutdownTests {
     @Test func sigtermFinishesTheRequestInFlightAndRefusesNewOnes() async throws {
-        let configuration = TestEnvironment.configuration(database: "unused")
         let port = TestEnvironment.freePort()
-        var environment = ProcessInfo.processInfo.environment
-        environment["POSTWIRE_INGRESS_HOST"] = "127.0.0.1"
-        environment["POSTWIRE_INGRESS_PORT"] = "\(port)"
-        environment["POSTWIRE_INGRESS_METRICS_PORT"] = "0"
-        environment["POSTWIRE_REDIS_PORT"] = "\(configuration.redis.port)"
-        environment["POSTWIRE_REDIS_STREAM"] = configuration.redis.stream
-        environment["POSTWIRE_REDIS_REPLAY_GUARD_PREFIX"] = configuration.redis.replayGuardPrefix
-        environment["POSTWIRE_SOURCES"] = #"[{"provider":"mailgun","name":"default"}]"#
-        environment["POSTWIRE_SECRET_MAILGUN_DEFAULT"] = PipelineTests.mailgunKey
-        environment["POSTWIRE_LOG_LEVEL"] = "warning"
+        var configuration = TestEnvironment.configuration(database: "unused")
+        configuration.ingress.port = port
+        configuration.ingress.metricsPort = 0
+        configuration.sources = [SourceSettings(provider: "mailgun", name: "default")]
+        let environment = TestEnvironment.childEnvironment(configuration, ["POSTWIRE_SECRET_MAILGUN_DEFAULT": PipelineTests.mailgunKey])
         let ingress = try ChildProcess.spawn(
             TestEnvironment.binDirectory.appendingPathComponent("postwire-ingress").path, [], environment: environment)
         defer { ingress.signal(SIGKILL) }

@@ -13,19 +13,13 @@ import Testing
 /// admit what one would, and the rest get 429 with Retry-After.
 @Suite(.serialized) struct RateLimitTests {
     @Test func limitHoldsAcrossTwoIngressProcessesSharingRedis() async throws {
-        let configuration = TestEnvironment.configuration(database: "unused")
         let rate = 20.0
         let burst = 20
-        var environment = ProcessInfo.processInfo.environment
-        environment["POSTWIRE_INGRESS_HOST"] = "127.0.0.1"
-        environment["POSTWIRE_INGRESS_METRICS_PORT"] = "-1"
-        environment["POSTWIRE_REDIS_PORT"] = "\(configuration.redis.port)"
-        environment["POSTWIRE_REDIS_STREAM"] = configuration.redis.stream
-        environment["POSTWIRE_REDIS_REPLAY_GUARD_PREFIX"] = configuration.redis.replayGuardPrefix
-        environment["POSTWIRE_REDIS_RATE_LIMIT_PREFIX"] = configuration.redis.rateLimitPrefix
-        environment["POSTWIRE_SOURCES"] = #"[{"provider":"mailgun","name":"default","rateLimit":{"requestsPerSecond":20,"burst":20}}]"#
-        environment["POSTWIRE_SECRET_MAILGUN_DEFAULT"] = PipelineTests.mailgunKey
-        environment["POSTWIRE_LOG_LEVEL"] = "warning"
+        var configuration = TestEnvironment.configuration(database: "unused")
+        configuration.sources = [
+            SourceSettings(provider: "mailgun", name: "default", rateLimit: RateLimitSettings(requestsPerSecond: rate, burst: burst))
+        ]
+        let environment = TestEnvironment.childEnvironment(configuration, ["POSTWIRE_SECRET_MAILGUN_DEFAULT": PipelineTests.mailgunKey])
         let first = TestEnvironment.freePort()
         var second = TestEnvironment.freePort()
         while second == first { second = TestEnvironment.freePort() }

@@ -58,6 +58,18 @@ enum TestEnvironment {
         return configuration
     }
 
+    /// The environment of a child process (a real `postwire-ingress` or `postwire-worker`) that
+    /// runs with `configuration`: every setting that differs from the defaults as its documented
+    /// POSTWIRE_* variable, the test PostgreSQL password, `extra` last.
+    static func childEnvironment(_ configuration: PostwireConfiguration, _ extra: [String: String] = [:]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(ConfigurationLoader.environment(for: configuration)) { _, setting in setting }
+        environment["POSTWIRE_POSTGRES_PASSWORD"] = postgresPassword
+        environment["POSTWIRE_LOG_LEVEL"] = "warning"
+        environment.merge(extra) { _, given in given }
+        return environment
+    }
+
     static func redis(port: Int = redisPort) -> RedisClient {
         RedisClient(configuration: RedisConfiguration(port: port, connections: 2), logger: logger)
     }

@@ -23,23 +23,10 @@ import Testing
         }
     }
 
-    /// Environment for a worker process: every setting of `configuration` that differs from the
-    /// defaults, as the documented POSTWIRE_* variables.
+    /// Environment for a worker process with `configuration`, under its own consumer name and with
+    /// an operations port of its own (several run at once).
     static func workerEnvironment(_ configuration: PostwireConfiguration, consumer: String) -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        environment["POSTWIRE_REDIS_PORT"] = "\(configuration.redis.port)"
-        environment["POSTWIRE_REDIS_STREAM"] = configuration.redis.stream
-        environment["POSTWIRE_REDIS_DEAD_LETTER_STREAM"] = configuration.redis.deadLetterStream
-        environment["POSTWIRE_POSTGRES_PORT"] = "\(configuration.postgres.port)"
-        environment["POSTWIRE_POSTGRES_DATABASE"] = configuration.postgres.database
-        environment["POSTWIRE_POSTGRES_PASSWORD"] = TestEnvironment.postgresPassword
-        environment["POSTWIRE_WORKER_CONSUMER"] = consumer
-        environment["POSTWIRE_WORKER_BATCH_SIZE"] = "500"
-        environment["POSTWIRE_WORKER_METRICS_PORT"] = "0"  // several workers at once: any free port
-        environment["POSTWIRE_WORKER_CONCURRENCY"] = "\(configuration.worker.concurrency)"
-        environment["POSTWIRE_REDIS_STREAM_SHARDS"] = "\(configuration.redis.streamShards)"
-        environment["POSTWIRE_LOG_LEVEL"] = "warning"
-        return environment
+        TestEnvironment.childEnvironment(configuration, ["POSTWIRE_WORKER_CONSUMER": consumer, "POSTWIRE_WORKER_METRICS_PORT": "0"])
     }
 
     /// Entries pending with a worker process: with several lanes its consumers are `<name>/<n>`.

@@ -22,6 +22,23 @@ import Testing
         }
     }
 
+    /// `environment(for:)` is the inverse of loading: a configuration survives the round trip, and
+    /// the defaults need no variable at all.
+    @Test func aConfigurationRoundTripsThroughItsEnvironment() throws {
+        #expect(ConfigurationLoader.environment(for: PostwireConfiguration()).isEmpty)
+        var configuration = PostwireConfiguration()
+        configuration.redis.port = 16_380
+        configuration.redis.stream = "postwire:t:events"
+        configuration.ingress.trustedProxies = ["10.0.0.0/8"]
+        configuration.ingress.metricsPort = -1
+        configuration.worker.lingerMilliseconds = 0
+        configuration.analytics.complaintRateThreshold = 0.0025
+        configuration.sources = [SourceSettings(provider: "mailgun", name: "eu", replayWindowSeconds: 60)]
+        let environment = ConfigurationLoader.environment(for: configuration)
+        #expect(environment["POSTWIRE_REDIS_PORT"] == "16380" && environment["POSTWIRE_INGRESS_METRICS_PORT"] == "-1")
+        #expect(try ConfigurationLoader.load(environment: environment) == configuration)
+    }
+
     @Test func environmentOverridesFileOverridesDefaults() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("postwire-\(UUID()).json").path
         try Data(#"{"redis": {"port": 7000, "stream": "custom"}, "worker": {"batchSize": 50}}"#.utf8).write(to: URL(fileURLWithPath: file))
