@@ -25,6 +25,23 @@ import Testing
             ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_DEBUG)))
         #expect(noDelay != 0, "TCP_NODELAY must be on for every Redis connection")
         #expect(debug == 0, "SO_DEBUG must not be set: it needs CAP_NET_ADMIN, which a container does not have")
+        // Nothing else differs from what a new TCP socket has.
+        let fresh = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fresh) }
+        for (level, name, label) in [
+            (SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE"), (SOL_SOCKET, SO_DONTROUTE, "SO_DONTROUTE"),
+            (SOL_SOCKET, SO_BROADCAST, "SO_BROADCAST"), (SOL_SOCKET, SO_OOBINLINE, "SO_OOBINLINE"),
+            (SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY"), (Int32(IPPROTO_TCP), TCP_CORK, "TCP_CORK"),
+            (Int32(IPPROTO_TCP), TCP_QUICKACK, "TCP_QUICKACK"),
+        ] {
+            var expected: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fresh, level, name, &expected, &length)
+            let actual = try await connection.channel.getOption(
+                ChannelOptions.Types.SocketOption(
+                    level: NIOBSDSocket.OptionLevel(rawValue: level), name: NIOBSDSocket.Option(rawValue: name)))
+            #expect(actual == expected, "\(label) is \(actual), a new socket has \(expected)")
+        }
     }
 
     /// The ingress and the worker as uid/gid 65534 (nobody), as in a container's USER: a signed

@@ -112,4 +112,27 @@ import WorkerApp
             now: Date())
         return received.events.count
     }
+
+    /// The posts ESP dashboards send when a webhook is saved or tested, authenticated, through the
+    /// ingress: each is answered 200 with no event, and nothing reaches the stream or the quarantine.
+    @Test func testPostsAreAnswered200AndStoreNothing() async throws {
+        let configuration = TestEnvironment.configuration(database: "unused")
+        let redis = TestEnvironment.redis()
+        let pings = AllProvidersIngressTests.fixtures.deletingLastPathComponent().appendingPathComponent("Fixtures/pings")
+        func read(_ file: String) throws -> [UInt8] { Array(try Data(contentsOf: pings.appendingPathComponent(file))) }
+        let requests = [
+            Signers.sign("sparkpost", try read("sparkpost.json")), Signers.sign("mandrill", Array("[]".utf8)),
+            Signers.sign("postmark", try read("postmark-bounce.json")), Signers.sign("ses", try read("ses-setup-notification.json")),
+            Signers.sign("ses", try read("ses-subscription-succeeded.json")),
+        ]
+        try await Harness.withIngress(configuration, registry: try Signers.registry(), confirmSubscription: { _ in }) { url in
+            for request in requests {
+                let reply = try await HTTP.request(url + Signers.path(request.provider), headers: request.headers, body: request.body)
+                #expect(reply.status == 200 && reply.body == #"{"accepted":0}"#, "\(request.provider): \(reply.status) \(reply.body)")
+            }
+        }
+        #expect(try await redis.xlen(configuration.redis.stream) == 0)
+        #expect(try await redis.xlen(configuration.redis.quarantineStream) == 0)
+        await redis.close()
+    }
 }
