@@ -45,10 +45,10 @@ public struct IngressSettings: Codable, Sendable, Equatable {
     public var quarantineEntriesPerHour = 10_000
     public var quarantineBytesPerHour = 100 * 1024 * 1024
     /// A connection that sends nothing for this long (an idle keep-alive, a request head that
-    /// never completes) is closed.
+    /// never completes, a body that stops arriving or an `Expect: 100-continue` never followed
+    /// by its body) is closed.
     public var idleTimeoutSeconds = 30
-    /// The whole body must arrive within this time, else 408 (a body trickled byte by byte, or an
-    /// `Expect: 100-continue` whose body never comes).
+    /// The whole body must arrive within this time, else 408 (a body trickled byte by byte).
     public var bodyTimeoutSeconds = 30
     /// Open webhook connections at most; beyond it new ones wait in the listen backlog. Capped
     /// below the process's open-file limit, so descriptors never run out.

@@ -101,24 +101,6 @@ enum Harness {
         return try await running(ServiceGroup(services: [postgres, worker], logger: TestEnvironment.logger)) { try await body(worker) }
     }
 
-    /// The consumer group's pending count and lag (entries not yet delivered), from XINFO GROUPS.
-    static func groupBacklog(_ redis: RedisClient, stream: String, group: String) async throws -> (pending: Int64, lag: Int64)? {
-        let reply = try await redis.send(RedisCommand("XINFO", ["GROUPS", RESPArgument(stream)]))
-        for item in reply.array ?? [] {
-            let flat = item.array ?? []
-            var fields: [String: RESPValue] = [:]
-            var index = 0
-            while index + 1 < flat.count {
-                if let key = flat[index].string { fields[key] = flat[index + 1] }
-                index += 2
-            }
-            if fields["name"]?.string == group {
-                return (fields["pending"]?.integer ?? -1, fields["lag"]?.integer ?? -1)
-            }
-        }
-        return nil
-    }
-
     /// Waits until every entry of the stream was delivered to the group and acknowledged.
     static func waitUntilDrained(
         _ redis: RedisClient, _ configuration: PostwireConfiguration, timeout: Duration = .seconds(30)

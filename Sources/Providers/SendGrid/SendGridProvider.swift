@@ -22,11 +22,8 @@ public struct SendGridProvider: WebhookProvider {
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
     ) async throws(WebhookError) -> Authentication {
-        guard let timestamp = try verify(request, credentials: credentials, now: now) else { return Authentication() }
-        var signed = SHA256()
-        signed.update(data: Array(timestamp.utf8))
-        signed.update(data: request.body)
-        return Authentication(replayNonce: "sendgrid:" + Hex.encode(signed.finalize().prefix(16)))
+        guard let digest = try verify(request, credentials: credentials, now: now) else { return Authentication() }
+        return Authentication(replayNonce: "sendgrid:" + Hex.encode(digest.prefix(16)))
     }
 
     public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
@@ -35,8 +32,10 @@ public struct SendGridProvider: WebhookProvider {
         }.received()
     }
 
-    /// Returns the signed timestamp; nil when the source takes unauthenticated requests.
-    private func verify(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) throws(WebhookError) -> String? {
+    /// Returns the SHA-256 of what was signed (the timestamp header, then the body), hashed once for
+    /// the signature check and the replay guard alike, whatever the number of keys; nil when the
+    /// source takes unauthenticated requests.
+    private func verify(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) throws(WebhookError) -> SHA256Digest? {
         if credentials.secrets.isEmpty && credentials.allowUnauthenticated { return nil }
         guard let signatureText = request.headers[Self.signatureHeader],
             let timestamp = request.headers[Self.timestampHeader]
@@ -48,17 +47,19 @@ public struct SendGridProvider: WebhookProvider {
         else {
             throw WebhookError(.badSignature, "signature is not a base64 DER ECDSA signature")
         }
-        var signed = Data(timestamp.utf8)
-        signed.append(contentsOf: request.body)
+        var hasher = SHA256()
+        hasher.update(data: Array(timestamp.utf8))
+        hasher.update(data: request.body)
+        let digest = hasher.finalize()
         let valid = credentials.secrets.contains { key in
             guard let keyData = Data(base64Encoded: key.trimmed),
                 let publicKey = try? P256.Signing.PublicKey(derRepresentation: keyData)
             else { return false }
-            return publicKey.isValidSignature(signature, for: signed)
+            return publicKey.isValidSignature(signature, for: digest)
         }
         guard valid else { throw WebhookError(.badSignature, "signature does not verify with any configured public key") }
         guard let seconds = Double(timestamp) else { throw WebhookError(.badSignature, "timestamp is not a number") }
         try ReplayWindow.check(seconds, window: credentials.replayWindow, now: now)
-        return timestamp
+        return digest
     }
 }
