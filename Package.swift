@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "RedisStreams",
             dependencies: [
-                "CHiredis",
+                "CHiredis", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

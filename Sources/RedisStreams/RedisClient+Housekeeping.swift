@@ -67,17 +67,14 @@ extension RedisClient {
     public func deleteConsumerIfIdle(
         _ stream: String, group: String, consumer: String, minIdleMilliseconds: Int
     ) async throws(RedisError) -> Bool {
-        try await send(
-            RedisCommand(
-                "EVAL",
-                [
-                    RESPArgument(Self.deleteIdleConsumerScript), 1, RESPArgument(stream), RESPArgument(group), RESPArgument(consumer),
-                    RESPArgument(minIdleMilliseconds),
-                ])
+        try await evaluate(
+            Self.deleteIdleConsumerScript,
+            [1, RESPArgument(stream), RESPArgument(group), RESPArgument(consumer), RESPArgument(minIdleMilliseconds)]
         ).integer == 1
     }
 
-    static let deleteIdleConsumerScript = """
+    static let deleteIdleConsumerScript = RedisScript(
+        """
         for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
           local f = {}
           for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
@@ -90,7 +87,7 @@ extension RedisClient {
           end
         end
         return 0
-        """
+        """)
 
     /// `XTRIM stream MINID ~ id`: removes entries older than `id` (approximately: never more).
     @discardableResult
@@ -119,22 +116,20 @@ extension RedisClient {
     public func deadLetter(
         _ id: String, in stream: String, group: String, to deadLetterStream: String, fields: Fields
     ) async throws(RedisError) -> Bool {
-        var arguments: [RESPArgument] = [
-            RESPArgument(Self.deadLetterScript), 2, RESPArgument(stream), RESPArgument(deadLetterStream), RESPArgument(group),
-            RESPArgument(id),
-        ]
+        var arguments: [RESPArgument] = [2, RESPArgument(stream), RESPArgument(deadLetterStream), RESPArgument(group), RESPArgument(id)]
         for (name, value) in fields {
             arguments.append(RESPArgument(name))
             arguments.append(RESPArgument(value))
         }
-        return try await send(RedisCommand("EVAL", arguments)).integer == 1
+        return try await evaluate(Self.deadLetterScript, arguments).integer == 1
     }
 
-    static let deadLetterScript = """
+    static let deadLetterScript = RedisScript(
+        """
         if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
         redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
         return 1
-        """
+        """)
 
     /// A flat `[key, value, key, value…]` reply as a dictionary.
     static func map(_ reply: RESPValue) -> [String: RESPValue] {

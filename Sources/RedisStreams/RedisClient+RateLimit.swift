@@ -3,11 +3,8 @@ extension RedisClient {
     /// atomically, with Redis's own clock so every ingress shares one bucket and one notion of time.
     /// Returns nil when a token was taken, else how long until one will be available.
     public func takeToken(_ key: String, ratePerSecond: Double, capacity: Int) async throws(RedisError) -> Duration? {
-        let reply = try await send(
-            RedisCommand(
-                "EVAL",
-                [RESPArgument(Self.tokenBucketScript), 1, RESPArgument(key), RESPArgument(String(ratePerSecond)), RESPArgument(capacity)]
-            ))
+        let reply = try await evaluate(
+            Self.tokenBucketScript, [1, RESPArgument(key), RESPArgument(String(ratePerSecond)), RESPArgument(capacity)])
         guard let values = reply.array, values.count == 2, let allowed = values[0].integer, let wait = values[1].integer else {
             throw RedisError(.protocolError, "token bucket answered \(reply)")
         }
@@ -15,7 +12,8 @@ extension RedisClient {
     }
 
     /// State: a hash {tokens, at (ms)}; it expires once the bucket would be full again anyway.
-    static let tokenBucketScript = """
+    static let tokenBucketScript = RedisScript(
+        """
         local rate = tonumber(ARGV[1])
         local capacity = tonumber(ARGV[2])
         local time = redis.call('TIME')
@@ -34,5 +32,5 @@ extension RedisClient {
         redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
         redis.call('PEXPIRE', KEYS[1], math.ceil(capacity * 1000 / rate) + 1000)
         return {allowed, wait}
-        """
+        """)
 }

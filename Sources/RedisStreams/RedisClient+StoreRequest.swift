@@ -21,7 +21,7 @@ extension RedisClient {
         budgetKey: String, budget: (entries: Int, bytes: Int)
     ) async throws(RedisError) -> StoreReply? {
         var arguments: [RESPArgument] = [
-            RESPArgument(Self.storeRequestScript), 4, RESPArgument(stream), RESPArgument(guardKey ?? ""), RESPArgument(quarantineStream),
+            4, RESPArgument(stream), RESPArgument(guardKey ?? ""), RESPArgument(quarantineStream),
             RESPArgument(budgetKey), RESPArgument(max(1, nonceTTL)), RESPArgument(budget.entries), RESPArgument(budget.bytes),
             RESPArgument(7200), RESPArgument(events.count),
         ]
@@ -31,7 +31,7 @@ extension RedisClient {
             arguments.append(RESPArgument(fields.reduce(0) { $0 + $1.0.utf8.count + $1.1.count }))
             Self.append(fields, to: &arguments)
         }
-        let reply = try await send(RedisCommand("EVAL", arguments))
+        let reply = try await evaluate(Self.storeRequestScript, arguments)
         if reply.isNull { return nil }
         guard let parts = reply.array, parts.count == 3, let appended = parts[0].integer, let kept = parts[1].integer,
             let over = parts[2].integer
@@ -50,7 +50,8 @@ extension RedisClient {
     /// KEYS: stream, guard key ('' for none), quarantine stream, budget key. ARGV: nonce TTL, budget
     /// entries, budget bytes, budget TTL, then the events (count; each: field count, fields), then
     /// the quarantine entries (count; each: size, field count, fields).
-    static let storeRequestScript = """
+    static let storeRequestScript = RedisScript(
+        """
         if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return false end
         local i = 6
         local appended = 0
@@ -81,5 +82,5 @@ extension RedisClient {
         end
         if KEYS[2] ~= '' then redis.call('SET', KEYS[2], '1', 'EX', ARGV[1]) end
         return {appended, kept, over}
-        """
+        """)
 }

@@ -32,47 +32,6 @@ extension RedisClient {
         return try Self.ids(results)
     }
 
-    /// Like ``xaddAtomically(_:_:)``, but only if `guardKey` does not exist yet; the key is set
-    /// (with `ttlSeconds`) in the same atomic step. Returns `nil` when the key already existed,
-    /// in which case nothing was appended. A failed call sets nothing, so a retry is not
-    /// mistaken for a replay.
-    public func xaddAtomically(
-        _ stream: String,
-        _ entries: [Fields],
-        unlessKeyExists guardKey: String,
-        ttlSeconds: Int
-    ) async throws(RedisError) -> [String]? {
-        var arguments: [RESPArgument] = [RESPArgument(Self.guardedXAddScript), 2, RESPArgument(stream), RESPArgument(guardKey)]
-        arguments.append(RESPArgument(max(1, ttlSeconds)))
-        arguments.append(RESPArgument(entries.count))
-        for fields in entries {
-            arguments.append(RESPArgument(fields.count))
-            for (name, value) in fields {
-                arguments.append(RESPArgument(name))
-                arguments.append(RESPArgument(value))
-            }
-        }
-        let reply = try await send(RedisCommand("EVAL", arguments))
-        switch reply {
-        case .null: return nil
-        case .array(let results): return try Self.ids(results)
-        default: throw RedisError(.protocolError, "guarded XADD answered \(reply)")
-        }
-    }
-
-    /// `SET guard NX EX ttl`, then one XADD per entry. Lua runs atomically in Redis.
-    static let guardedXAddScript = """
-        if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return false end
-        local ids = {}
-        local i = 3
-        for e = 1, tonumber(ARGV[2]) do
-          local n = tonumber(ARGV[i]) * 2
-          ids[e] = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
-          i = i + n + 1
-        end
-        return ids
-        """
-
     /// Creates the consumer group (and the stream). Returns false if the group already existed.
     @discardableResult
     public func createGroup(_ stream: String, group: String, startId: String = "0") async throws(RedisError) -> Bool {

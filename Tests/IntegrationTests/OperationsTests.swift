@@ -126,7 +126,9 @@ import WorkerApp
             #expect(
                 scrape["postwire_ingress_request_body_bytes_sum", ["provider": "sendgrid"]]
                     == Double(2 * batch.body.count + unparseable.body.count))
-            #expect(scrape["postwire_ingress_xadd_duration_seconds_count"] == 6, "3 + the replay's guarded append + the batch + 1")
+            #expect(
+                scrape["postwire_ingress_xadd_duration_seconds_count"] == 7,
+                "3 Mailgun + the replay (refused by the store itself) + the SendGrid batch + the quarantined one + the limited source's")
 
             let documented = try Self.documentedMetrics().filter { $0.hasPrefix("postwire_ingress_") }
             #expect(documented.subtracting(scrape.names).isEmpty, "documented but not exported: \(documented.subtracting(scrape.names))")

@@ -49,20 +49,35 @@ import Testing
         await redis.close()
     }
 
-    @Test func guardedAppendIsAllOrNothingAndOncePerKey() async throws {
+    /// The ingress's one write: events, quarantine entries within the budget, and the guard, all
+    /// or (guard already there) nothing; and it still runs after Redis forgot its scripts.
+    @Test func storeRequestIsAllOrNothingAndOncePerGuard() async throws {
         let redis = TestEnvironment.redis()
         let stream = TestEnvironment.unique("pw:guarded")
+        let quarantine = TestEnvironment.unique("pw:quarantine")
         let guardKey = TestEnvironment.unique("pw:seen")
+        let budget = TestEnvironment.unique("pw:qb")
         let entries: [RedisClient.Fields] = [[("a", [1])], [("b", [2]), ("c", [3])]]
-        let ids = try await redis.xaddAtomically(stream, entries, unlessKeyExists: guardKey, ttlSeconds: 60)
-        #expect(ids?.count == 2)
-        #expect(try await redis.xaddAtomically(stream, entries, unlessKeyExists: guardKey, ttlSeconds: 60) == nil)
+        func store() async throws -> RedisClient.StoreReply? {
+            try await redis.storeRequest(
+                stream: stream, events: entries, guardKey: guardKey, nonceTTL: 60, quarantineStream: quarantine,
+                quarantine: [[("body", [9])], [("body", [8])]], budgetKey: budget, budget: (1, 1000))
+        }
+        let first = try await store()
+        #expect(first?.appended == 2 && first?.quarantined == 1 && first?.overBudget == 1, "\(String(describing: first))")
+        #expect(try await store() == nil, "a guard already set stores nothing")
         #expect(try await redis.xlen(stream) == 2)
+        #expect(try await redis.xlen(quarantine) == 1)
         let read = try await redis.xrange(stream, count: 10)
         #expect(read[1].fields == ["b": [2], "c": [3]])
         let ttl = try await redis.send(RedisCommand("TTL", [RESPArgument(guardKey)])).integer ?? -1
         #expect((1...60).contains(ttl))
-        try await redis.del([stream, guardKey])
+
+        // After SCRIPT FLUSH (as after a restart) EVALSHA answers NOSCRIPT: sent again in full.
+        _ = try await redis.send(RedisCommand("SCRIPT", ["FLUSH"]))
+        _ = try await redis.del([guardKey])
+        #expect(try await store()?.appended == 2)
+        try await redis.del([stream, quarantine, guardKey, budget])
         await redis.close()
     }
 

@@ -1,0 +1,29 @@
+import Crypto
+
+/// A Lua script, sent by its SHA-1 (EVALSHA) so a request carries 40 bytes instead of the source
+/// and Redis looks it up instead of hashing it; in full (EVAL) only when Redis answers NOSCRIPT
+/// (after a restart, a failover or SCRIPT FLUSH), which also caches it again.
+public struct RedisScript: Sendable {
+    public let source: String
+    let sha1: String
+
+    public init(_ source: String) {
+        self.source = source
+        self.sha1 = Insecure.SHA1.hash(data: Array(source.utf8)).map { byte in
+            let digits = Array("0123456789abcdef")
+            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
+        }.joined()
+    }
+}
+
+extension RedisClient {
+    /// Runs `script` with `arguments` (the key count, the keys, then the other arguments).
+    public func evaluate(_ script: RedisScript, _ arguments: [RESPArgument]) async throws(RedisError) -> RESPValue {
+        do {
+            return try await send(RedisCommand("EVALSHA", [RESPArgument(script.sha1)] + arguments))
+        } catch {
+            guard error.code == .server, error.message.hasPrefix("NOSCRIPT") else { throw error }
+            return try await send(RedisCommand("EVAL", [RESPArgument(script.source)] + arguments))
+        }
+    }
+}
