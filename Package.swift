@@ -1,7 +1,7 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-// Targets and what each may import are laid out in ../shared/DESIGN.md: a pure core
+// Targets and what each may import are laid out in docs/DESIGN.md: a pure core
 // (EmailEvents, Providers), I/O at the leaves (RedisStreams, EventStore), thin executables.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),

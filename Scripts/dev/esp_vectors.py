@@ -145,7 +145,7 @@ def iso_micros(text: str) -> int:
 def php_json(value) -> str:
     """What PHP's json_encode() writes by default: compact, non-ASCII as \\uXXXX, "/" as "\\/".
 
-    MailerSend and Mandrill both send JSON in this shape (ESP-REFERENCE.md section 1.1; Mandrill's
+    MailerSend and Mandrill both send JSON in this shape (docs/PROVIDERS.md section 1.1; Mandrill's
     own sample payloads contain "http:\\/\\/mandrill.com"). Outside strings JSON text has no "/",
     so escaping every "/" in the serialized text only touches string contents.
     """
@@ -202,7 +202,7 @@ COMMON_RULES = [
     "tags: the ESP's list-of-strings tags. Key/value 'tags' (Resend, SES message tags) go to "
     "metadata instead. campaign: metadata['campaign'] where the sender set it, or the ESP's own "
     "campaign/broadcast id; else null.",
-    "dedupKeyInputs: the values ESP-REFERENCE.md 13.3 names, in that order; how they are joined or "
+    "dedupKeyInputs: the values docs/PROVIDERS.md 13.3 names, in that order; how they are joined or "
     "hashed is the implementation's choice.",
 ]
 
@@ -212,7 +212,7 @@ def write_expected(folder: str, about: str, rules: list, entries: dict) -> None:
 
 
 # --- MailerSend ----------------------------------------------------------------------------------
-# Payload shape: the "legacy" activity webhook that ESP-REFERENCE.md section 11 and
+# Payload shape: the "legacy" activity webhook that docs/PROVIDERS.md section 11 and
 # django-anymail's tests/test_mailersend_webhooks.py describe (the latter is a real, sanitized
 # MailerSend body). MailerSend's current docs show a newer, flat shape for webhook "version 1"; one
 # fixture (activity.sent.flat.json) follows that. Values are invented.
@@ -306,7 +306,7 @@ def mailersend_fixtures() -> tuple:
          ("deferred", {"bounceClass": "soft"},
           "MailerSend lists activity.deferred ('temporarily delayed', paid plans only) but publishes no "
           "payload sample for it; this fixture uses the common activity envelope with morph null. "
-          "anymail maps it to unknown; ESP-REFERENCE.md 13.1 recommends deferred.")),
+          "anymail maps it to unknown; docs/PROVIDERS.md 13.1 recommends deferred.")),
         ("opened", "alice", 60_025_000, "delivered",
          ms_engagement("open", "opened", 60_025_000, "alice", ip="203.0.113.7"),
          ("opened", {"isFirst": False, "ip": "203.0.113.7"},
@@ -618,16 +618,16 @@ def resend_fixtures() -> tuple:
     ]
     notes = {
         "email.opened": "Resend's open payload carries no IP or user agent.",
-        "email.clicked": "occurredAtMicros is the top-level created_at (ESP-REFERENCE.md 0/10); "
+        "email.clicked": "occurredAtMicros is the top-level created_at (docs/PROVIDERS.md 0/10); "
                          "data.click.timestamp, the click itself, is a little earlier.",
         "email.bounced": "bounce.type Permanent -> hard; smtpCode from bounce.diagnosticCode[0].",
         "email.delivery_delayed": "anymail maps it to deferred too.",
         "email.failed": "Not sent at all (here: daily quota); failed.reason would be the description. "
-                        "anymail leaves email.failed unknown; ESP-REFERENCE.md 13.1 recommends failed.",
+                        "anymail leaves email.failed unknown; docs/PROVIDERS.md 13.1 recommends failed.",
         "email.suppressed": "Refused by Resend's suppression list (recommended mapping: rejected). The "
                             "reason is policy, so 'blocked' (anymail's 'suppressed sending' -> blocked text "
                             "rule). anymail leaves email.suppressed unknown.",
-        "email.scheduled": "Accepted for later sending: queued (ESP-REFERENCE.md 13.1).",
+        "email.scheduled": "Accepted for later sending: queued (docs/PROVIDERS.md 13.1).",
     }
     files, headers, expected = {}, {}, {}
     for event, key, offset_ms, extra, (type_, fields) in specs:
@@ -670,7 +670,7 @@ def resend_fixtures() -> tuple:
                                        "svix-signature": "v1," + sw_sign(RESEND_SECRET, msg_id, attempt, body)}
     expected["contact.created.json"] = expect(
         "unknown", "contact.created", "grace@example.com", contact_created, None, [msg_id],
-        "Not a message event (ESP-REFERENCE.md 13.1: Resend contact.* -> unknown). Keep it, with the "
+        "Not a message event (docs/PROVIDERS.md 13.1: Resend contact.* -> unknown). Keep it, with the "
         "contact's address as recipient and no message id.")
     return files, headers, expected
 
@@ -778,7 +778,7 @@ def mandrill_events() -> tuple:
     expected.append(expect("unknown", "blacklist", "Nobody@Example.org", sync_ts * MICROS, None,
                            ["blacklist", "add", "nobody@example.org", str(sync_ts)],
                            "Sync event (no 'event' key; 'type' is the list, 'action' add/remove/change). Not a "
-                           "message event: unknown (ESP-REFERENCE.md 13.1). recipient from reject.email. It has no "
+                           "message event: unknown (docs/PROVIDERS.md 13.1). recipient from reject.email. It has no "
                            "_id, so the 13.3 key cannot apply; these inputs are a suggestion. The current docs "
                            "call the lists safelist/denylist; treat whitelist/blacklist/allowlist/denylist/safelist "
                            "alike."))
@@ -814,7 +814,7 @@ def mandrill_vectors() -> dict:
     sig_auth = mandrill_signature(MANDRILL_KEY, auth_url, one)[1]
     add("basic-auth-url", auth_url, one, sig_auth, True,
         "the URL was entered with user:pass@, so the credentials are part of the signed string "
-        "(ESP-REFERENCE.md 5)")
+        "(docs/PROVIDERS.md 5)")
     add("basic-auth-stripped", plain_url, one, sig_auth, False,
         "basic-auth-url's signature checked against the URL rebuilt from the request (no credentials)")
     add("trailing-slash", plain_url + "/", one, sig_plain, False,
@@ -1148,7 +1148,7 @@ def ses_fixtures(key) -> tuple:
                                                           "diagnosticCode": "smtp; 421 4.4.1 Unable to connect to remote host"}],
                                    "reportingMTA": "a8-21.smtp-out.amazonses.com"}}
         return event, [ses_expect("deferred", "DeliveryDelay", "Erin@Example.org", at, 7, sns_id,
-                                  "anymail leaves DeliveryDelay unknown; ESP-REFERENCE.md 13.1 maps it to deferred.",
+                                  "anymail leaves DeliveryDelay unknown; docs/PROVIDERS.md 13.1 maps it to deferred.",
                                   bounceClass="soft", smtpCode=421)], at + 200_000
     spec("delivery-delay.json", 7, "2", delivery_delay)
 
@@ -1399,7 +1399,7 @@ def write_all() -> None:
                    "event per recipient.",
                    ["occurredAtMicros is the SES event object's own timestamp (bounce/complaint/delivery/open/"
                     "click/deliveryDelay/subscription); Send, Reject and Rendering Failure have none, so "
-                    "mail.timestamp. anymail uses the SNS Timestamp instead (ESP-REFERENCE.md 14.4).",
+                    "mail.timestamp. anymail uses the SNS Timestamp instead (docs/PROVIDERS.md 14.4).",
                     "messageId is mail.messageId; dedup is (SNS MessageId, recipient); espEvent is eventType or "
                     "notificationType as sent; mail.tags without the ses: system tags become metadata (first "
                     "value of each)."],

@@ -156,7 +156,7 @@ def mailgun_hmac_vectors() -> list:
 
 # --- Mailgun webhook bodies ----------------------------------------------------------------------
 # Shapes follow https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-payloads
-# and ESP-REFERENCE.md section 3.3. Every value is invented for the fixture.
+# and docs/PROVIDERS.md section 3.3. Every value is invented for the fixture.
 
 MG_DOMAIN = "mg.example.com"
 MG_ACCOUNT = {"id": "65536a1f0b8d3c4e5f607182"}
@@ -279,7 +279,7 @@ def mailgun_events() -> dict:
                     "attachments": [], "size": 4821},
         "tags": MG_TAGS, "campaigns": [], "user-variables": MG_VARS,
     }
-    rejected = {  # no "recipient": Mailgun omits it here (ESP-REFERENCE 3.3); read the To header
+    rejected = {  # no "recipient": Mailgun omits it here (PROVIDERS.md 3.3); read the To header
         "event": "rejected", "timestamp": T0 + 3.5, "id": seeded_id("mg-rejected"),
         "log-level": "warn",
         "account": MG_ACCOUNT, "domain": {"name": MG_DOMAIN},
@@ -319,7 +319,7 @@ def write_mailgun_fixtures() -> None:
 
 # --- SendGrid: batch body in the wire format -----------------------------------------------------
 # Shapes follow https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event and
-# ESP-REFERENCE.md section 2.3. The byte layout ("[{...},\r\n{...}]\r\n", compact, keys sorted)
+# docs/PROVIDERS.md section 2.3. The byte layout ("[{...},\r\n{...}]\r\n", compact, keys sorted)
 # follows SendGrid's own signed test payloads in sendgrid-nodejs (see upstream vectors below).
 
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// One normalized ESP event: what travels through the stream and becomes one `email_events` row.
 ///
-/// Field meanings follow ESP-REFERENCE.md §13.2. Addresses are lower-cased and their domains split
+/// Field meanings follow docs/PROVIDERS.md §13.2. Addresses are lower-cased and their domains split
 /// off by ``init(provider:source:type:espEvent:eventKey:occurredAt:receivedAt:raw:)`` callers via
 /// ``setRecipient(_:)`` / ``setSender(_:)`` so the rule lives in one place.
 public struct EmailEvent: Sendable, Equatable, Codable {
@@ -12,7 +12,7 @@ public struct EmailEvent: Sendable, Equatable, Codable {
     public var type: EventType
     /// The ESP's own event name, exactly as sent (`bounce`, `failed`, …).
     public var espEvent: String
-    /// Deduplication key, unique per (provider, eventKey). See ESP-REFERENCE.md §13.3.
+    /// Deduplication key, unique per (provider, eventKey). See docs/PROVIDERS.md §13.3.
     public var eventKey: String
     /// Request-level id (Mailgun token, SNS MessageId, svix-id, …), for tracing.
     public var deliveryId: String?

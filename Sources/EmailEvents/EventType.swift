@@ -1,4 +1,4 @@
-/// The normalized event types (ESP-REFERENCE.md §13.1, django-anymail's taxonomy).
+/// The normalized event types (docs/PROVIDERS.md §13.1, django-anymail's taxonomy).
 ///
 /// The ESP's own name is always kept beside it as ``EmailEvent/espEvent``; anything we cannot map is
 /// `unknown`, never dropped.

@@ -19,7 +19,7 @@ public struct BatchWriteResult: Sendable, Equatable {
 }
 
 extension EventStore {
-    /// Records a batch exactly once (DESIGN.md guarantee 3), with everything derived from it, in
+    /// Records a batch exactly once (docs/DESIGN.md guarantee 3), with everything derived from it, in
     /// one transaction (docs/ANALYTICS.md):
     ///
     /// 1. The event keys are inserted into `event_keys` with `ON CONFLICT DO NOTHING`; only the

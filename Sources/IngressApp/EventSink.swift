@@ -3,7 +3,7 @@ import Foundation
 import RedisStreams
 
 /// Where authentic requests go. The ingress answers 2xx only after ``store(_:)`` returned
-/// (DESIGN.md guarantee 1).
+/// (docs/DESIGN.md guarantee 1).
 public protocol EventSink: Sendable {
     /// Stores what one authentic request yielded in one atomic step: its events appended, its
     /// unreadable elements quarantined (within the source's budget), and its replay nonce consumed.

@@ -8,7 +8,7 @@ public protocol RateLimiter: Sendable {
     func admit(provider: String, source: String, limit: RateLimitSettings) async -> Duration?
 }
 
-/// A token bucket per source in Redis, shared by every ingress replica (DESIGN.md: `postwire:rl:*`).
+/// A token bucket per source in Redis, shared by every ingress replica (docs/DESIGN.md: `postwire:rl:*`).
 /// If Redis cannot be asked, the request is admitted: appending its events needs Redis too, and
 /// that answers 503 on its own, so failing open here loses nothing and refuses no ESP wrongly.
 public struct RedisRateLimiter: RateLimiter {

@@ -10,7 +10,7 @@ import RedisStreams
 /// `POST /webhooks/{provider}[/{source}]`: collect the body with a limit, authenticate its exact
 /// bytes, normalize, append to the stream, and only then answer 200.
 ///
-/// Statuses (DESIGN.md guarantee 5): 200 stored (with the number of elements set aside, if any),
+/// Statuses (docs/DESIGN.md guarantee 5): 200 stored (with the number of elements set aside, if any),
 /// 401/403 unauthentic or replayed (or the ESP's own "do not retry", 406 for Mailgun), 404 unknown
 /// provider or source, 413 too large, 422 authentic but nothing in it readable (kept in
 /// quarantine), 429 over the source's rate limit, 503 Redis unreachable (the ESP retries). The

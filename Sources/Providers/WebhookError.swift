@@ -1,5 +1,5 @@
 /// Why a provider refused a request. The ingress maps these to HTTP statuses at its edge
-/// (DESIGN.md guarantee 5); the code doubles as a bounded metric label.
+/// (docs/DESIGN.md guarantee 5); the code doubles as a bounded metric label.
 public struct WebhookError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable, CaseIterable {
         /// No signature or credentials where the source requires them.

@@ -28,7 +28,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private let reader = HiredisReader()
     private var waiting = CircularBuffer<Waiting>()
     /// Replies collected for the head of `waiting`; kept out of the queue element so appending
-    /// does not copy the array (see STACK-NOTES.md).
+    /// does not copy the array (docs/DEVELOPING.md, stack notes).
     private var collected: [RESPValue] = []
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

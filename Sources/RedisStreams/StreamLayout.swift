@@ -1,4 +1,4 @@
-/// Names of the events stream(s) and replay-guard keys (DESIGN.md, Redis layout).
+/// Names of the events stream(s) and replay-guard keys (docs/DESIGN.md, Redis layout).
 ///
 /// With one shard the events stream is `base` (`postwire:events`). With `shards` > 1 it is
 /// `base:{0}` … `base:{n-1}`: the braces are Redis Cluster hash tags, and a replay-guard key carries

@@ -6,7 +6,7 @@ import PostwireConfig
 import RedisStreams
 import ServiceLifecycle
 
-/// One consumer of the group on one stream. Invariants (DESIGN.md guarantees 2, 3, 4 and 6):
+/// One consumer of the group on one stream. Invariants (docs/DESIGN.md guarantees 2, 3, 4 and 6):
 ///
 /// - An entry is acknowledged only after the PostgreSQL statement that recorded it committed.
 ///   If the process dies anywhere before that, the entry stays pending and another worker (or this

@@ -1,10 +1,10 @@
 import Logging
 import RedisStreams
 
-/// Keeps a stream's memory bounded without losing anything (DESIGN.md, Redis layout):
+/// Keeps a stream's memory bounded without losing anything (docs/DESIGN.md, Redis layout):
 ///
 /// - Trims only below the oldest entry some group still needs: its oldest pending entry, or the
-///   entry after its last delivered one. `XADD … MAXLEN` would drop pending entries (STACK-NOTES.md),
+///   entry after its last delivered one. `XADD … MAXLEN` would drop pending entries (docs/DEVELOPING.md, stack notes),
 ///   so nothing else trims.
 /// - Removes consumers that have been idle for `retention` and hold nothing pending (each worker
 ///   process joins under a new name; without this the group lists every worker that ever ran).

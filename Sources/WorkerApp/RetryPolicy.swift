@@ -1,6 +1,6 @@
 import PostwireConfig
 
-/// How a worker retries, in one value (DESIGN.md guarantees 2 and 4):
+/// How a worker retries, in one value (docs/DESIGN.md guarantees 2 and 4):
 ///
 /// - A batch that fails because PostgreSQL or Redis is unavailable is retried by the worker that
 ///   holds it, after an exponential backoff with jitter between `initialBackoff` and `maxBackoff`.

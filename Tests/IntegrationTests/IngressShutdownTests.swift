@@ -8,7 +8,7 @@ import Testing
     import Glibc
 #endif
 
-/// DESIGN.md guarantee 6 for the ingress, against the real `postwire-ingress` binary: SIGTERM stops
+/// docs/DESIGN.md guarantee 6 for the ingress, against the real `postwire-ingress` binary: SIGTERM stops
 /// new connections, and a request already in flight is still read, appended and answered.
 @Suite(.serialized) struct IngressShutdownTests {
     @Test func sigtermFinishesTheRequestInFlightAndRefusesNewOnes() async throws {

@@ -5,7 +5,7 @@ import Testing
 @testable import Providers
 
 /// Fixtures written from each ESP's documentation with an `expected.json` beside them that
-/// states, from the docs and ESP-REFERENCE.md rather than from our code, what every fixture must
+/// states, from the docs and docs/PROVIDERS.md rather than from our code, what every fixture must
 /// normalize to. Each field named there is checked; `null` means the field must be absent.
 struct ExpectedFixtures {
     let provider: any WebhookProvider

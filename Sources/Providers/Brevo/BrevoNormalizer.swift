@@ -1,10 +1,10 @@
 import EmailEvents
 import Foundation
 
-/// Brevo transactional webhooks (ESP-REFERENCE.md §8): one event, or an array in batched mode.
+/// Brevo transactional webhooks (docs/PROVIDERS.md §8): one event, or an array in batched mode.
 /// Unsigned: basic auth in the URL or a bearer token. Served by ``CredentialedJSONProvider/brevo``.
 ///
-/// Maps one Brevo event onto ``EmailEvent`` (ESP-REFERENCE.md §8 and §14.3).
+/// Maps one Brevo event onto ``EmailEvent`` (docs/PROVIDERS.md §8 and §14.3).
 enum BrevoNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }

@@ -2,7 +2,7 @@ import Crypto
 import EmailEvents
 import Foundation
 
-/// MailerSend (ESP-REFERENCE.md §11): one event per request, `Signature` header = hex
+/// MailerSend (docs/PROVIDERS.md §11): one event per request, `Signature` header = hex
 /// HMAC-SHA256(signing secret, raw body). The body escapes slashes (`\/`), which is why only the
 /// raw bytes can be verified.
 public struct MailerSendProvider: WebhookProvider {
@@ -39,7 +39,7 @@ public struct MailerSendProvider: WebhookProvider {
     }
 }
 
-/// Maps a MailerSend activity onto ``EmailEvent`` (ESP-REFERENCE.md §11 and §14.3).
+/// Maps a MailerSend activity onto ``EmailEvent`` (docs/PROVIDERS.md §11 and §14.3).
 enum MailerSendNormalizer {
     static func normalize(_ body: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = body.text("type") else { throw WebhookError(.malformed, "body has no type") }

@@ -1,7 +1,7 @@
 import EmailEvents
 import Foundation
 
-/// Maps Mailgun's `event-data` onto ``EmailEvent`` (ESP-REFERENCE.md §3.3 and §14.3).
+/// Maps Mailgun's `event-data` onto ``EmailEvent`` (docs/PROVIDERS.md §3.3 and §14.3).
 enum MailgunNormalizer {
     static func normalize(_ data: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = data.text("event") else { throw WebhookError(.malformed, "event-data has no event") }

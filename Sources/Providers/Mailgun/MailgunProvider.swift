@@ -2,7 +2,7 @@ import Crypto
 import EmailEvents
 import Foundation
 
-/// Mailgun's webhooks (ESP-REFERENCE.md §3): one event per request, signed with
+/// Mailgun's webhooks (docs/PROVIDERS.md §3): one event per request, signed with
 /// HMAC-SHA256(signing key, timestamp + token), hex: in the body's `signature` object (JSON, today's
 /// format) or as top-level form fields (legacy webhooks, ``MailgunLegacyNormalizer``).
 ///

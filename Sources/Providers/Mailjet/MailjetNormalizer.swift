@@ -1,10 +1,10 @@
 import EmailEvents
 import Foundation
 
-/// Mailjet's Event API (ESP-REFERENCE.md §9): one event object, or an array of them when
+/// Mailjet's Event API (docs/PROVIDERS.md §9): one event object, or an array of them when
 /// "group events" is on. Unsigned: basic auth in the URL. Served by ``CredentialedJSONProvider/mailjet``.
 ///
-/// Maps one Mailjet event onto ``EmailEvent`` (ESP-REFERENCE.md §9 and §14.3).
+/// Maps one Mailjet event onto ``EmailEvent`` (docs/PROVIDERS.md §9 and §14.3).
 enum MailjetNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }

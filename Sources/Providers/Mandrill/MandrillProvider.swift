@@ -2,7 +2,7 @@ import Crypto
 import EmailEvents
 import Foundation
 
-/// Mandrill (ESP-REFERENCE.md §5): a form post whose `mandrill_events` field is a JSON array of up
+/// Mandrill (docs/PROVIDERS.md §5): a form post whose `mandrill_events` field is a JSON array of up
 /// to 1,000 events. `X-Mandrill-Signature` = base64(HMAC-SHA1(webhook key, URL + every POST key
 /// and value, sorted by key)), where the URL is exactly as entered in Mandrill, so it is
 /// configured per source (`url`) rather than rebuilt from proxied request data.
@@ -77,7 +77,7 @@ enum FormBody {
     }
 }
 
-/// Maps one Mandrill event onto ``EmailEvent`` (ESP-REFERENCE.md §5, §13.1 and §14.3).
+/// Maps one Mandrill event onto ``EmailEvent`` (docs/PROVIDERS.md §5, §13.1 and §14.3).
 enum MandrillNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         // Sync events (allow/deny list changes) have `type` and `action` instead of `event`.

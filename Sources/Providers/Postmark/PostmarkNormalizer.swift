@@ -1,11 +1,11 @@
 import EmailEvents
 import Foundation
 
-/// Postmark (ESP-REFERENCE.md §4): one JSON event per request, discriminated by `RecordType`.
+/// Postmark (docs/PROVIDERS.md §4): one JSON event per request, discriminated by `RecordType`.
 /// Postmark does not sign webhooks: configure basic auth in the URL (or a bearer header) and give
 /// Postwire the same `user:password`. Served by ``CredentialedJSONProvider/postmark``.
 ///
-/// Maps one Postmark record onto ``EmailEvent`` (ESP-REFERENCE.md §4.2 and §14.3).
+/// Maps one Postmark record onto ``EmailEvent`` (docs/PROVIDERS.md §4.2 and §14.3).
 enum PostmarkNormalizer {
     /// The message id of the test records Postmark's "Test" button posts (a bounce with `"ID": 42`):
     /// no real message has it.

@@ -2,7 +2,7 @@ import EmailEvents
 import Foundation
 
 /// Maps an SES event (event publishing `eventType` or notification `notificationType`) onto one
-/// ``EmailEvent`` per recipient (ESP-REFERENCE.md §7.3, §13.1 and §14.3). The event time is the
+/// ``EmailEvent`` per recipient (docs/PROVIDERS.md §7.3, §13.1 and §14.3). The event time is the
 /// SES event's own timestamp, not the SNS publish time; the key is the SNS MessageId and the
 /// recipient.
 enum SESNormalizer {

@@ -2,7 +2,7 @@ import EmailEvents
 import Foundation
 import X509
 
-/// Amazon SES events delivered by Amazon SNS (ESP-REFERENCE.md §7). Every message is verified with
+/// Amazon SES events delivered by Amazon SNS (docs/PROVIDERS.md §7). Every message is verified with
 /// SNS's RSA signature (SignatureVersion 1: SHA1, 2: SHA256, PKCS#1 v1.5) over the exact
 /// canonical string, with a certificate from `sns.<region>.amazonaws.com` only, and must come from
 /// one of the source's allowed topics. One SES event naming several recipients becomes one event

@@ -1,6 +1,6 @@
 import Foundation
 
-/// One Amazon SNS HTTP(S) delivery (ESP-REFERENCE.md §7.1): a JSON document, sent as
+/// One Amazon SNS HTTP(S) delivery (docs/PROVIDERS.md §7.1): a JSON document, sent as
 /// `text/plain`, whose `Type` is Notification, SubscriptionConfirmation or UnsubscribeConfirmation.
 struct SNSMessage: Sendable {
     var type: String

@@ -2,7 +2,7 @@ import Crypto
 import EmailEvents
 import Foundation
 
-/// Maps one SendGrid event object onto ``EmailEvent`` (ESP-REFERENCE.md §2.3 and §14.3).
+/// Maps one SendGrid event object onto ``EmailEvent`` (docs/PROVIDERS.md §2.3 and §14.3).
 enum SendGridNormalizer {
     /// Fields SendGrid defines; every other top-level key is a custom arg and goes to metadata.
     static let knownFields: Set<String> = [

@@ -2,7 +2,7 @@ import Crypto
 import EmailEvents
 import Foundation
 
-/// SendGrid's Signed Event Webhook (ESP-REFERENCE.md §2): a JSON array of events, signed with
+/// SendGrid's Signed Event Webhook (docs/PROVIDERS.md §2): a JSON array of events, signed with
 /// ECDSA P-256 over the timestamp header followed by the raw body.
 ///
 /// SendGrid documents no replay window and may retry a batch for 24 hours; whether retries are

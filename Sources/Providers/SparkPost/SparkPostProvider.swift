@@ -1,7 +1,7 @@
 import EmailEvents
 import Foundation
 
-/// SparkPost (Bird) event webhooks (ESP-REFERENCE.md §6): an array of `{"msys": {<class>: {…}}}`.
+/// SparkPost (Bird) event webhooks (docs/PROVIDERS.md §6): an array of `{"msys": {<class>: {…}}}`.
 /// An empty `{"msys": {}}` is the ping SparkPost sends when a webhook is saved: accepted, no
 /// event. Unsigned: basic auth or an OAuth2 bearer token.
 public struct SparkPostProvider: WebhookProvider {
@@ -28,7 +28,7 @@ public struct SparkPostProvider: WebhookProvider {
     }
 }
 
-/// Maps one SparkPost event onto ``EmailEvent`` (ESP-REFERENCE.md §6 and §14.3).
+/// Maps one SparkPost event onto ``EmailEvent`` (docs/PROVIDERS.md §6 and §14.3).
 enum SparkPostNormalizer {
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = object.text("type") else { throw WebhookError(.malformed, "event has no type") }
@@ -84,7 +84,7 @@ enum SparkPostNormalizer {
         "open", "initial_open", "amp_open", "amp_initial_open", "click", "amp_click", "list_unsubscribe", "link_unsubscribe",
     ]
 
-    /// SparkPost's bounce classes (its bounce-classification table; ESP-REFERENCE.md §6 and the
+    /// SparkPost's bounce classes (its bounce-classification table; docs/PROVIDERS.md §6 and the
     /// anymail overrides). Class 25 (admin failure: SparkPost's own policy, e.g. a suppressed
     /// address) is SparkPost refusing to send.
     static func applyBounceClass(_ code: Int, to event: inout EmailEvent) {

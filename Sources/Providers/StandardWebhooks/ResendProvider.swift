@@ -1,7 +1,7 @@
 import EmailEvents
 import Foundation
 
-/// Resend (ESP-REFERENCE.md §10), delivered by Svix with Standard Webhooks signatures. One event
+/// Resend (docs/PROVIDERS.md §10), delivered by Svix with Standard Webhooks signatures. One event
 /// per request; the `svix-id` is stable across retries, so it is the event key and the replay nonce.
 public struct ResendProvider: WebhookProvider {
     public var provider: Provider { .resend }
@@ -29,7 +29,7 @@ public struct ResendProvider: WebhookProvider {
     }
 }
 
-/// Maps a Resend event onto ``EmailEvent`` (ESP-REFERENCE.md §10, §13.1 and §14.3).
+/// Maps a Resend event onto ``EmailEvent`` (docs/PROVIDERS.md §10, §13.1 and §14.3).
 enum ResendNormalizer {
     static func normalize(
         _ body: JSONObject, raw: [UInt8], id: String?, source: String, receivedAt: Date

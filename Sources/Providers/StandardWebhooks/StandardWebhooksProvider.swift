@@ -1,7 +1,7 @@
 import EmailEvents
 import Foundation
 
-/// Any sender that follows the Standard Webhooks spec (ESP-REFERENCE.md §12) with the recommended
+/// Any sender that follows the Standard Webhooks spec (docs/PROVIDERS.md §12) with the recommended
 /// payload `{"type": "a.b", "timestamp": "<ISO 8601>", "data": {…}}`. The type is taken from the
 /// first dot-separated part of `type` that names one of our event types (`email.delivered` →
 /// delivered, `message.bounced` → bounced); anything else is `unknown`, never dropped.

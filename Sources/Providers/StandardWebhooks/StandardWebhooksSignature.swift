@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// Standard Webhooks v1 (ESP-REFERENCE.md §12), also used by Svix and so by Resend:
+/// Standard Webhooks v1 (docs/PROVIDERS.md §12), also used by Svix and so by Resend:
 /// `base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))`, the key being the base64 part of a
 /// `whsec_…` secret. The signature header lists several space-separated `v1,<b64>` entries
 /// (rotation); `v1a` (ed25519) entries are skipped. Headers may carry the `webhook-` or the

@@ -1,6 +1,6 @@
 import Crypto
 
-/// Event keys for ESPs that send no per-event id (ESP-REFERENCE.md §13.3): a hash of the fields
+/// Event keys for ESPs that send no per-event id (docs/PROVIDERS.md §13.3): a hash of the fields
 /// that identify the event, the same on every retry of it.
 enum EventKey {
     static func derived(_ parts: [String?]) -> String {
