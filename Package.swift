@@ -1,7 +1,8 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-// Targets and what each may import are laid out in docs/DESIGN.md: a pure core
+// Targets and what each may import are laid out in docs/DESIGN.md and checked by
+// Scripts/check-imports: a pure core
 // (EmailEvents, Providers), I/O at the leaves (RedisStreams, EventStore), thin executables.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -43,10 +44,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Typed settings for every component; knows the RedisStreams configuration it builds.
+        // Typed settings for every component: values and defaults, no client.
         .target(
             name: "PostwireConfig",
-            dependencies: ["RedisStreams", .product(name: "Logging", package: "swift-log")],
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // Signed sample webhooks of every provider, for `postwire send-test`, the load generator and
+        // the tests; never linked into the ingress or the worker.
+        .target(
+            name: "ProviderSamples",
+            dependencies: ["EmailEvents", "Providers", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 
@@ -65,6 +73,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // What `RedisSettings` mean to the Redis client: connection settings and the stream layout.
+        .target(
+            name: "RedisSetup",
+            dependencies: ["PostwireConfig", "RedisStreams", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -94,7 +108,7 @@ let package = Package(
         .target(
             name: "LoadGen",
             dependencies: [
-                "Providers", .product(name: "Crypto", package: "swift-crypto"),
+                "ProviderSamples", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -105,7 +119,7 @@ let package = Package(
         .target(
             name: "IngressApp",
             dependencies: [
-                "EmailEvents", "Providers", "RedisStreams", "PostwireConfig", "Operations",
+                "EmailEvents", "Providers", "RedisStreams", "RedisSetup", "PostwireConfig", "Operations",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -119,7 +133,7 @@ let package = Package(
         .target(
             name: "WorkerApp",
             dependencies: [
-                "EmailEvents", "RedisStreams", "EventStore", "PostwireConfig", "Operations",
+                "EmailEvents", "RedisStreams", "RedisSetup", "EventStore", "PostwireConfig", "Operations",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -162,7 +176,8 @@ let package = Package(
         .executableTarget(
             name: "PostwireCLI",
             dependencies: [
-                "EmailEvents", "Providers", "EventStore", "PostwireConfig", "WorkerApp", "OperatorTools", "RedisStreams", "LoadGen",
+                "EmailEvents", "Providers", "ProviderSamples", "EventStore", "PostwireConfig", "WorkerApp", "OperatorTools",
+                "RedisStreams", "RedisSetup", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -212,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "ProvidersTests",
             dependencies: [
-                "Providers", "EmailEvents", .product(name: "Crypto", package: "swift-crypto"),
+                "Providers", "ProviderSamples", "EmailEvents", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             resources: [.copy("Fixtures")],
@@ -239,8 +254,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "EmailEvents", "Providers", "RedisStreams", "EventStore", "IngressApp", "WorkerApp", "OperatorTools",
-                "PostwireConfig", "Operations", "LoadGen",
+                "EmailEvents", "Providers", "ProviderSamples", "RedisStreams", "RedisSetup", "EventStore", "IngressApp",
+                "WorkerApp", "OperatorTools", "PostwireConfig", "Operations", "LoadGen",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

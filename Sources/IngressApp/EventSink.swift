@@ -72,57 +72,6 @@ extension EventSink {
     }
 }
 
-public struct QuarantineEntry: Sendable {
-    public var provider: String
-    public var source: String
-    public var reason: String
-    public var contentType: String
-    public var receivedAt: Date
-    public var body: [UInt8]
-    /// The request's headers without credentials, so a replay can normalize it as it arrived
-    /// (Resend's event key is its `svix-id` header).
-    public var headers: [String: String]
-    /// The element's position in its request; nil when the whole request is kept.
-    public var index: Int?
-
-    public init(
-        provider: String, source: String, reason: String, contentType: String, receivedAt: Date, body: [UInt8],
-        headers: [String: String] = [:], index: Int? = nil
-    ) {
-        self.provider = provider
-        self.source = source
-        self.reason = reason
-        self.contentType = contentType
-        self.receivedAt = receivedAt
-        self.body = body
-        self.headers = headers
-        self.index = index
-    }
-
-    /// Headers that carry secrets or signatures are never stored.
-    static func storable(_ headers: [String: String]) -> [String: String] {
-        headers.filter { name, _ in !(name == "authorization" || name == "cookie" || name.contains("signature")) }
-    }
-
-    var fields: [(String, [UInt8])] {
-        var fields: [(String, [UInt8])] = [
-            ("v", Array("1".utf8)),
-            ("p", Array(provider.utf8)),
-            ("s", Array(source.utf8)),
-            ("reason", Array(reason.utf8)),
-            ("content_type", Array(contentType.utf8)),
-            ("received_at", Array(String(receivedAt.unixMicroseconds).utf8)),
-            ("body", body),
-            (
-                "headers",
-                Array((try? JSONSerialization.data(withJSONObject: Self.storable(headers), options: [.sortedKeys])) ?? Data("{}".utf8))
-            ),
-        ]
-        if let index { fields.append(("index", Array(String(index).utf8))) }
-        return fields
-    }
-}
-
 /// The Redis Streams sink: one MULTI/EXEC per shard for a plain batch, one script for a request
 /// with a nonce or with elements to quarantine.
 public struct RedisEventSink: EventSink {

@@ -5,6 +5,7 @@ import NIOCore
 import Operations
 import PostwireConfig
 import Providers
+import RedisSetup
 import RedisStreams
 import ServiceLifecycle
 

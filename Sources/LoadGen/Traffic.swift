@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ProviderSamples
 import Providers
 
 /// What to send: realistic, correctly signed Mailgun events (one per request) and SendGrid batches,

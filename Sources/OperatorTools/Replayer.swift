@@ -96,22 +96,22 @@ public struct Replayer: Sendable {
         (filter.provider.map { entry.string("p") == $0 } ?? true) && (filter.source.map { entry.string("s") == $0 } ?? true)
     }
 
-    /// A dead-lettered entry as it was before: without the `dead_*` fields the worker added.
-    private func restored(_ entry: StreamEntry) -> RedisClient.Fields {
-        entry.fields.filter { !$0.key.hasPrefix("dead_") }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    /// A dead-lettered entry as it was before the worker gave up on it.
+    private func restored(_ entry: StreamEntry) throws -> RedisClient.Fields {
+        try DeadLetterEntry(fields: entry.fields).originalFields
     }
 
     /// A quarantined request normalized again, authentication skipped (it passed on arrival).
     private func renormalized(_ entry: StreamEntry) async throws -> [RedisClient.Fields] {
-        guard let name = entry.string("p"), let provider = Provider(rawValue: name).flatMap({ ProviderRegistry.provider(for: $0) }) else {
-            throw WebhookError(.malformed, "unknown provider \(entry.string("p") ?? "")")
+        let kept = try QuarantineEntry(fields: entry.fields)
+        guard let provider = Provider(rawValue: kept.provider).flatMap({ ProviderRegistry.provider(for: $0) }) else {
+            throw WebhookError(.malformed, "unknown provider \(kept.provider)")
         }
-        var headers = (entry.fields["headers"].flatMap { try? JSONSerialization.jsonObject(with: Data($0)) } as? [String: String]) ?? [:]
-        headers["content-type"] = entry.string("content_type") ?? headers["content-type"]
-        let receivedAt = entry.string("received_at").flatMap(Int64.init).map(Date.init(unixMicroseconds:)) ?? Date()
-        let request = WebhookRequest(headers: headers, body: entry.fields["body"] ?? [], receivedAt: receivedAt)
+        var headers = kept.headers
+        if !kept.contentType.isEmpty { headers["content-type"] = kept.contentType }
+        let request = WebhookRequest(headers: headers, body: kept.body, receivedAt: kept.receivedAt)
         let trusted = SourceCredentials(secrets: [], replayWindow: 0, allowUnauthenticated: true)
-        let received = try await provider.receive(request, source: entry.string("s") ?? "default", credentials: trusted, now: receivedAt)
+        let received = try await provider.receive(request, source: kept.source, credentials: trusted, now: kept.receivedAt)
         return received.events.map(StreamEntryCodec.encode)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OperatorTools
 import PostwireConfig
+import RedisSetup
 import RedisStreams
 import WorkerApp
 

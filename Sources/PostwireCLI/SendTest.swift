@@ -3,6 +3,7 @@ import Crypto
 import EmailEvents
 import Foundation
 import PostwireConfig
+import ProviderSamples
 import Providers
 
 #if canImport(FoundationNetworking)

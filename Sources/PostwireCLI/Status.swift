@@ -4,6 +4,7 @@ import Foundation
 import OperatorTools
 import PostgresNIO
 import PostwireConfig
+import RedisSetup
 import RedisStreams
 import WorkerApp
 

@@ -149,6 +149,20 @@ struct ElementNormalizer {
         if let deliveryId { for i in events.indices { events[i].deliveryId = deliveryId } }
         return ReceivedWebhook(events: events, rejected: rejected)
     }
+
+    /// A request whose whole body is one JSON object holding at most one event (MailerSend, Resend,
+    /// a Standard Webhooks sender, an EventBridge API destination): one element, quarantined whole
+    /// when it cannot be read; `normalize` returns nil for a post that is not an event.
+    static func single(
+        _ request: WebhookRequest, deliveryId: String? = nil, _ normalize: (JSONObject) throws(WebhookError) -> EmailEvent?
+    ) -> ReceivedWebhook {
+        var normalizer = ElementNormalizer()
+        normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
+            guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
+            return try normalize(body).map { [$0] } ?? []
+        }
+        return normalizer.received(deliveryId: deliveryId)
+    }
 }
 
 /// The providers that are implemented, by ``Provider``.

@@ -230,14 +230,10 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
     private func deadLetter(
         _ entry: StreamEntry, error: String, deliveries: Int64? = nil, sqlState: String? = nil
     ) async throws(RedisError) {
-        var fields: [(String, [UInt8])] = entry.fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        fields.append(("dead_error", Array(error.utf8)))
-        if let sqlState { fields.append(("dead_sqlstate", Array(sqlState.utf8))) }
-        fields.append(("dead_original_id", Array(entry.id.utf8)))
-        fields.append(("dead_stream", Array(streamName.utf8)))
-        fields.append(("dead_consumer", Array(consumer.utf8)))
-        if let deliveries { fields.append(("dead_deliveries", Array(String(deliveries).utf8))) }
-        guard try await stream.deadLetter(entry, fields: fields) else {
+        let dead = DeadLetterEntry(
+            original: entry.fields, error: error, sqlState: sqlState, originalId: entry.id, stream: streamName, consumer: consumer,
+            deliveries: deliveries)
+        guard try await stream.deadLetter(entry, fields: dead.fields) else {
             logger.info("entry already acknowledged by another consumer; not dead-lettered", metadata: ["id": "\(entry.id)"])
             return
         }

@@ -3,6 +3,7 @@ import EventStore
 import Logging
 import PostgresNIO
 import PostwireConfig
+import RedisSetup
 import ServiceLifecycle
 import UnixSignals
 

@@ -4,6 +4,7 @@ import EventStore
 import Foundation
 import NIOConcurrencyHelpers
 import PostwireConfig
+import ProviderSamples
 import Providers
 import RedisStreams
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import PostwireConfig
+import ProviderSamples
 import Providers
 import Testing
 

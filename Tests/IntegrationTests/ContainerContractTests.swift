@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import PostgresNIO
 import PostwireConfig
+import ProviderSamples
 import Providers
 import Testing
 

@@ -6,6 +6,7 @@ import IngressApp
 import Logging
 import PostgresNIO
 import PostwireConfig
+import RedisSetup
 import RedisStreams
 import ServiceLifecycle
 import WorkerApp

@@ -2,6 +2,7 @@ import Crypto
 import EmailEvents
 import Foundation
 import PostwireConfig
+import ProviderSamples
 import Providers
 import RedisStreams
 import Testing

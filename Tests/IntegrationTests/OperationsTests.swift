@@ -7,7 +7,9 @@ import Logging
 import NIOConcurrencyHelpers
 import PostgresNIO
 import PostwireConfig
+import ProviderSamples
 import Providers
+import RedisSetup
 import RedisStreams
 import ServiceLifecycle
 import Testing

@@ -3,6 +3,7 @@ import EmailEvents
 import EventStore
 import Foundation
 import PostwireConfig
+import ProviderSamples
 import Providers
 import RedisStreams
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import PostwireConfig
+import ProviderSamples
 import Providers
 import RedisStreams
 import Testing

@@ -6,6 +6,7 @@ import Logging
 import OperatorTools
 import PostgresNIO
 import PostwireConfig
+import RedisSetup
 import RedisStreams
 import Testing
 

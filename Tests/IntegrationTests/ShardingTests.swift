@@ -2,7 +2,9 @@ import EmailEvents
 import EventStore
 import Foundation
 import PostwireConfig
+import ProviderSamples
 import Providers
+import RedisSetup
 import RedisStreams
 import Testing
 import WorkerApp

@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import OperatorTools
 import PostwireConfig
+import RedisSetup
 import RedisStreams
 import Testing
 import WorkerApp

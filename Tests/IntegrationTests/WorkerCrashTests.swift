@@ -4,6 +4,7 @@ import Foundation
 import IngressApp
 import PostgresNIO
 import PostwireConfig
+import RedisSetup
 import RedisStreams
 import Testing
 

@@ -1,6 +1,7 @@
 import Crypto
 import EmailEvents
 import Foundation
+import ProviderSamples
 import Testing
 
 @testable import Providers

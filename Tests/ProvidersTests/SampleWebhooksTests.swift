@@ -3,6 +3,7 @@ import EmailEvents
 import Foundation
 import Testing
 
+@testable import ProviderSamples
 @testable import Providers
 
 /// `postwire send-test` must produce requests the ingress accepts, covering each event type the

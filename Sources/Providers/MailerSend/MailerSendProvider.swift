@@ -18,12 +18,9 @@ public struct MailerSendProvider: WebhookProvider {
     }
 
     public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
-        var normalizer = ElementNormalizer()
-        normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
-            guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
-            return [try MailerSendNormalizer.normalize(body, raw: request.body, source: source, receivedAt: request.receivedAt)]
+        ElementNormalizer.single(request) { body throws(WebhookError) in
+            try MailerSendNormalizer.normalize(body, raw: request.body, source: source, receivedAt: request.receivedAt)
         }
-        return normalizer.received()
     }
 
     private func verify(_ request: WebhookRequest, credentials: SourceCredentials) throws(WebhookError) {

@@ -17,15 +17,10 @@ public struct ResendProvider: WebhookProvider {
     }
 
     public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
-        var normalizer = ElementNormalizer()
-        normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
-            guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
-            return [
-                try ResendNormalizer.normalize(
-                    body, raw: request.body, id: authentication.deliveryId, source: source, receivedAt: request.receivedAt)
-            ]
+        ElementNormalizer.single(request, deliveryId: authentication.deliveryId) { body throws(WebhookError) in
+            try ResendNormalizer.normalize(
+                body, raw: request.body, id: authentication.deliveryId, source: source, receivedAt: request.receivedAt)
         }
-        return normalizer.received(deliveryId: authentication.deliveryId)
     }
 }
 

@@ -19,15 +19,12 @@ public struct StandardWebhooksProvider: WebhookProvider {
     }
 
     public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
-        var normalizer = ElementNormalizer()
-        normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
-            [try Self.event(request, id: authentication.deliveryId, source: source)]
+        ElementNormalizer.single(request, deliveryId: authentication.deliveryId) { body throws(WebhookError) in
+            try Self.event(body, request, id: authentication.deliveryId, source: source)
         }
-        return normalizer.received(deliveryId: authentication.deliveryId)
     }
 
-    static func event(_ request: WebhookRequest, id: String?, source: String) throws(WebhookError) -> EmailEvent {
-        guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
+    static func event(_ body: JSONObject, _ request: WebhookRequest, id: String?, source: String) throws(WebhookError) -> EmailEvent {
         guard let name = body.text("type") else { throw WebhookError(.malformed, "body has no type") }
         let headerTime = (request.headers["webhook-timestamp"] ?? request.headers["svix-timestamp"]).flatMap(Double.init)
         let occurredAt =

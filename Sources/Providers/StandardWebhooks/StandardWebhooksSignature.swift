@@ -6,7 +6,7 @@ import Foundation
 /// `whsec_…` secret. The signature header lists several space-separated `v1,<b64>` entries
 /// (rotation); `v1a` (ed25519) entries are skipped. Headers may carry the `webhook-` or the
 /// `svix-` prefix.
-enum StandardWebhooksSignature {
+public enum StandardWebhooksSignature {
     /// Verifies and returns the message id (the replay nonce and the dedup key).
     static func verify(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) throws(WebhookError) -> String? {
         let prefix = request.headers["webhook-id"] != nil ? "webhook-" : "svix-"
@@ -34,7 +34,7 @@ enum StandardWebhooksSignature {
     }
 
     /// `whsec_<base64>` (or the bare base64) → the HMAC key; base64 padding may be missing.
-    static func key(_ secret: String) -> SymmetricKey? {
+    public static func key(_ secret: String) -> SymmetricKey? {
         var text = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
         while text.count % 4 != 0 { text += "=" }
         return Data(base64Encoded: text).map { SymmetricKey(data: $0) }

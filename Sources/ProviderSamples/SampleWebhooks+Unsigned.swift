@@ -1,6 +1,7 @@
 import Crypto
 import EmailEvents
 import Foundation
+import Providers
 
 /// Samples for the ESPs that authenticate with HTTP credentials (Postmark, SparkPost, Brevo,
 /// Mailjet): the `Authorization` header they would send for `secret` (`user:password` → Basic,

@@ -1,4 +1,5 @@
 import NIOCore
+import PostwireConfig
 import RedisStreams
 
 extension RedisSettings {

@@ -1,6 +1,7 @@
 import Crypto
 import EmailEvents
 import Foundation
+import Providers
 
 /// Samples for the ESPs that sign with a shared secret (MailerSend, Resend, Standard Webhooks,
 /// Mandrill), signed as they would sign them, and for Amazon SES (unsigned: only AWS can sign

@@ -1,6 +1,7 @@
 import Crypto
 import EmailEvents
 import Foundation
+import Providers
 
 /// A request as an ESP would send it, signed.
 public struct SignedWebhook: Sendable {
