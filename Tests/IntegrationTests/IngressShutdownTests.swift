@@ -36,9 +36,10 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
 
         ingress.signal(SIGTERM)
-        try await Task.sleep(for: .milliseconds(700))
+        try await TestEnvironment.eventually("the ingress drains: new connections are refused") {
+            (try? RawConnection(port: port)) == nil
+        }
         #expect(ingress.poll() == nil, "the ingress must wait for the request in flight")
-        #expect(throws: (any Error).self, "new connections are refused while draining") { try RawConnection(port: port) }
 
         try connection.send(Array(webhook.body[half...]))
         let response = try connection.receiveAll()
