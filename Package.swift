@@ -238,7 +238,7 @@ let package = Package(
         .testTarget(
             name: "IngressAppTests",
             dependencies: [
-                "IngressApp", "Providers", "EmailEvents", .product(name: "Crypto", package: "swift-crypto"),
+                "IngressApp", "Providers", "EmailEvents", "PostwireConfig", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],

@@ -45,6 +45,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 sys.dont_write_bytecode = True  # no __pycache__ next to the script
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import esp_vectors  # noqa: E402  (sibling module: MailerSend, Resend, Mandrill, SES/SNS)
+import eventbridge_fixtures  # noqa: E402  (Amazon SES through EventBridge API destinations)
+import sw_v1a_vectors  # noqa: E402  (Standard Webhooks v1a, Ed25519)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "Tests" / "ProvidersTests" / "Fixtures"
 
@@ -574,6 +576,8 @@ def write_all() -> None:
     write_json("sendgrid/batch.signature.json",
                {"timestamp": timestamp, "signature": b64(ecdsa_sign(key, timestamp, body))})
     esp_vectors.write_all()
+    sw_v1a_vectors.write_all()
+    eventbridge_fixtures.write_all()
 
 
 def check(condition: bool, what: str, failures: list) -> None:
@@ -633,6 +637,12 @@ def verify_all() -> int:
           f"ends with CRLF: {body.endswith(CRLF)}")
     more_failures, lines = esp_vectors.verify_all()
     failures.extend(more_failures)
+    v1a_failures, v1a_lines = sw_v1a_vectors.verify_all()
+    failures.extend(v1a_failures)
+    lines.extend(v1a_lines)
+    eventbridge_failures, eventbridge_lines = eventbridge_fixtures.verify_all()
+    failures.extend(eventbridge_failures)
+    lines.extend(eventbridge_lines)
     for line in lines:
         print(line)
     for failure in failures:

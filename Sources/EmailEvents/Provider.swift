@@ -5,6 +5,8 @@ public enum Provider: String, Sendable, Codable, CaseIterable {
     case mailgun
     case postmark
     case ses
+    /// Amazon SES through an EventBridge API destination (not SNS).
+    case sesEventBridge = "ses-eventbridge"
     case mandrill
     case sparkpost
     case brevo

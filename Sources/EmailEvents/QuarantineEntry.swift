@@ -43,7 +43,9 @@ public struct QuarantineEntry: Sendable, Equatable {
 
     /// Headers that carry secrets or signatures are never stored.
     public static func storable(_ headers: [String: String]) -> [String: String] {
-        headers.filter { name, _ in !(name == "authorization" || name == "cookie" || name.contains("signature")) }
+        headers.filter { name, _ in
+            !(name == "authorization" || name == "cookie" || name.contains("signature") || name.hasSuffix("api-key"))
+        }
     }
 
     /// The stream entry's fields, in a fixed order.

@@ -43,6 +43,12 @@ public struct SourceRegistry: Sendable {
                         (or mark the source allowUnauthenticated, for local development only)
                         """)
             }
+            for (index, secret) in keys.enumerated() {
+                if let problem = provider.unusableSecret(secret) {
+                    throw ConfigurationError(
+                        message: "source \(source.provider)/\(source.name): secret \(index + 1) of \(source.secretVariable): \(problem)")
+                }
+            }
             let key = Self.key(source.provider, source.name)
             guard entries[key] == nil else {
                 throw ConfigurationError(message: "source \(source.provider)/\(source.name) is configured twice")

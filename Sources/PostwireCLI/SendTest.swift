@@ -111,6 +111,9 @@ struct SendTest: AsyncParsableCommand {
         case "ses":
             // Only AWS can sign SNS messages: these reach a source marked allowUnauthenticated only.
             return each(SampleWebhooks.sesEvents) { SampleWebhooks.ses($0, topicArn: topic) }
+        case "ses-eventbridge":
+            let key = try secret()
+            return each(SampleWebhooks.sesEvents) { SampleWebhooks.sesEventBridge($0, apiKey: key) }
         default:
             throw ValidationError("send-test supports: \(ProviderRegistry.supported.map(\.rawValue).joined(separator: ", "))")
         }

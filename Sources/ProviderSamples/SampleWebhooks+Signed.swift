@@ -112,6 +112,38 @@ extension SampleWebhooks {
     /// An SNS Notification carrying an SES event, with no valid signature (see above).
     public static func ses(_ event: SampleEvent, topicArn: String) -> SignedWebhook {
         let time = iso(event.occurredAt)
+        let body: [String: Any] = [
+            "Type": "Notification", "MessageId": event.id, "TopicArn": topicArn,
+            "Message": String(decoding: serialize(sesRecord(event)), as: UTF8.self), "Timestamp": time, "SignatureVersion": "2",
+            "Signature": Data("unsigned".utf8).base64EncodedString(),
+            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-unsigned.pem",
+        ]
+        return SignedWebhook(
+            headers: ["content-type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification"], body: serialize(body))
+    }
+
+    /// The EventBridge event an API destination POSTs for a sample SES event, with the API key an
+    /// API-key connection sends.
+    public static func sesEventBridge(_ event: SampleEvent, apiKey: String) -> SignedWebhook {
+        let detailTypes = [
+            "Send": "Email Sent", "Delivery": "Email Delivered", "Bounce": "Email Bounced", "Complaint": "Email Complaint Received",
+            "Reject": "Email Rejected", "Open": "Email Opened", "Click": "Email Clicked", "DeliveryDelay": "Email Delivery Delayed",
+        ]
+        let body: [String: Any] = [
+            "version": "0", "id": event.id, "detail-type": detailTypes[event.espEvent] ?? "Email Sent", "source": "aws.ses",
+            "account": "123456789012", "time": iso(event.occurredAt), "region": "us-east-1", "resources": [String](),
+            "detail": sesRecord(event),
+        ]
+        return SignedWebhook(
+            headers: [
+                "content-type": "application/json; charset=utf-8", "user-agent": "Amazon/EventBridge/ApiDestinations",
+                "x-api-key": apiKey,
+            ], body: serialize(body))
+    }
+
+    /// The SES event record (what SNS carries in `Message` and EventBridge in `detail`).
+    static func sesRecord(_ event: SampleEvent) -> [String: Any] {
+        let time = iso(event.occurredAt)
         var ses: [String: Any] = [
             "eventType": event.espEvent,
             "mail": [
@@ -143,13 +175,6 @@ extension SampleWebhooks {
             ses["deliveryDelay"] = ["timestamp": time, "delayType": "TransientCommunicationFailure", "delayedRecipients": [recipient]]
         default: ses["send"] = [String: Any]()
         }
-        let body: [String: Any] = [
-            "Type": "Notification", "MessageId": event.id, "TopicArn": topicArn,
-            "Message": String(decoding: serialize(ses), as: UTF8.self), "Timestamp": time, "SignatureVersion": "2",
-            "Signature": Data("unsigned".utf8).base64EncodedString(),
-            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-unsigned.pem",
-        ]
-        return SignedWebhook(
-            headers: ["content-type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification"], body: serialize(body))
+        return ses
     }
 }

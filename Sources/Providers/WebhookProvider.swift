@@ -108,10 +108,15 @@ public protocol WebhookProvider: Sendable {
 
     /// The events of an authenticated request, and the elements that could not be read.
     func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook
+
+    /// Why a configured secret can never authenticate a request (a key of the wrong kind or
+    /// encoding), so the ingress refuses to start instead of refusing every request; nil if usable.
+    func unusableSecret(_ secret: String) -> String?
 }
 
 extension WebhookProvider {
     public var refusalStatus: Int? { nil }
+    public func unusableSecret(_ secret: String) -> String? { nil }
     /// Most ESPs sign no timestamp (or their docs give no window): no replay window by default.
     public var defaultReplayWindow: Int { 0 }
 
@@ -152,14 +157,14 @@ struct ElementNormalizer {
 
     /// A request whose whole body is one JSON object holding at most one event (MailerSend, Resend,
     /// a Standard Webhooks sender, an EventBridge API destination): one element, quarantined whole
-    /// when it cannot be read; `normalize` returns nil for a post that is not an event.
+    /// when it cannot be read; `normalize` returns no event for a post that is not about a message.
     static func single(
-        _ request: WebhookRequest, deliveryId: String? = nil, _ normalize: (JSONObject) throws(WebhookError) -> EmailEvent?
+        _ request: WebhookRequest, deliveryId: String? = nil, _ normalize: (JSONObject) throws(WebhookError) -> [EmailEvent]
     ) -> ReceivedWebhook {
         var normalizer = ElementNormalizer()
         normalizer.add(index: nil, body: request.body) { () throws(WebhookError) -> [EmailEvent] in
             guard let body = JSONObject.parse(request.body) else { throw WebhookError(.malformed, "body is not a JSON object") }
-            return try normalize(body).map { [$0] } ?? []
+            return try normalize(body)
         }
         return normalizer.received(deliveryId: deliveryId)
     }
@@ -183,6 +188,7 @@ public enum ProviderRegistry {
         case .mailersend: MailerSendProvider()
         case .standardwebhooks: StandardWebhooksProvider()
         case .ses: SESProvider(certificates: certificates)
+        case .sesEventBridge: SESEventBridgeProvider()
         }
     }
 

@@ -24,7 +24,8 @@ import Testing
         var entry = QuarantineEntry(
             provider: "resend", source: "default", reason: "bad", contentType: "application/json", receivedAt: Date(), body: [0xff])
         entry.headers = [
-            "authorization": "Bearer secret", "cookie": "c", "svix-signature": "v1,abc", "svix-id": "msg_1", "content-type": "x",
+            "authorization": "Bearer secret", "cookie": "c", "svix-signature": "v1,abc", "x-api-key": "k", "svix-id": "msg_1",
+            "content-type": "x",
         ]
         let read = try QuarantineEntry(fields: Self.dictionary(entry.fields))
         #expect(read.headers == ["svix-id": "msg_1", "content-type": "x"])

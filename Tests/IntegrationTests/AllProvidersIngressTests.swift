@@ -83,6 +83,13 @@ import Testing
                     headers: (ses[file] ?? [:]).merging(["content-type": "text/plain; charset=UTF-8"]) { a, _ in a },
                     body: try read("ses/\(file)"), types: types, credentialHeaders: []))
         }
+        let eventBridge = try #require(try json("ses-eventbridge/headers.json") as? [String: String])
+        for (file, types) in try expectedTypes("ses-eventbridge") {
+            cases.append(
+                Case(
+                    provider: "ses-eventbridge", file: file, headers: eventBridge, body: try read("ses-eventbridge/\(file)"), types: types,
+                    credentialHeaders: ["x-api-key"]))
+        }
         let sendgrid = try #require(try json("sendgrid/batch.signature.json") as? [String: String])
         cases.append(
             Case(
@@ -126,13 +133,21 @@ import Testing
             "POSTWIRE_SECRET_MANDRILL_DEFAULT": "postwire-mandrill-fixture-key",
             "POSTWIRE_SECRET_MAILGUN_DEFAULT": "postwire-fixture-signing-key",
             "POSTWIRE_SECRET_SENDGRID_DEFAULT": sendgridKey,
+            // The API-key connection's key, and Basic credentials for Signers.
+            "POSTWIRE_SECRET_SES_EVENTBRIDGE_DEFAULT": "\(try eventBridgeKey()),\(basic)",
         ]
+    }
+
+    static func eventBridgeKey() throws -> String {
+        try #require((try json("ses-eventbridge/headers.json") as? [String: String])?["x-api-key"])
     }
 
     /// Every provider configured; the fixtures were signed in 2023, so no replay window.
     static func sources(autoConfirm: Bool) throws -> [SourceSettings] {
         let mandrillURL = (try json("mandrill/batch.signature.json") as? [String: String])?["url"]
-        return ["postmark", "sparkpost", "brevo", "mailjet", "mailersend", "resend", "mandrill", "mailgun", "sendgrid"].map {
+        return [
+            "postmark", "sparkpost", "brevo", "mailjet", "mailersend", "resend", "mandrill", "mailgun", "sendgrid", "ses-eventbridge",
+        ].map {
             SourceSettings(provider: $0, name: "default", replayWindowSeconds: 0, url: $0 == "mandrill" ? mandrillURL : nil)
         } + [
             // The SES fixtures were published in 2023: their SNS Timestamp is far outside the default window.
@@ -214,10 +229,8 @@ import Testing
             for provider in Set(actual.keys).union(expected.keys) {
                 #expect(actual[provider]?.sorted() == expected[provider]?.sorted(), "\(provider)")
             }
-            #expect(
-                Set(actual.keys) == [
-                    "postmark", "sparkpost", "brevo", "mailjet", "mailersend", "resend", "mandrill", "ses", "sendgrid", "mailgun",
-                ])
+            // Every provider but the generic Standard Webhooks one (its fixtures are Resend's).
+            #expect(Set(actual.keys) == Set(ProviderRegistry.supported.map(\.rawValue)).subtracting(["standardwebhooks"]))
         }
         await redis.close()
     }

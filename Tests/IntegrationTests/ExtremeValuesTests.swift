@@ -16,10 +16,17 @@ import Testing
     static let values = ["1e13", "1e300", "-1e300", "9.3e18", String(repeating: "9", count: 10_000)]
 
     /// (provider, the bytes to mutate, how to turn them back into a body to sign).
+    /// A provider added without fixtures here would get no extreme values.
+    @Test func everyProviderHasPayloads() throws {
+        #expect(Set(try Self.payloads().map(\.provider)) == Set(ProviderRegistry.supported.map(\.rawValue)))
+    }
+
     static func payloads() throws -> [(provider: String, payload: [UInt8])] {
         var result: [(String, [UInt8])] = []
         let root = AllProvidersIngressTests.fixtures
-        for folder in ["mailgun", "sendgrid", "postmark", "sparkpost", "brevo", "mailjet", "mailersend", "resend", "ses"] {
+        for folder in [
+            "mailgun", "sendgrid", "postmark", "sparkpost", "brevo", "mailjet", "mailersend", "resend", "ses", "ses-eventbridge",
+        ] {
             let files = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(folder).path).sorted()
                 .filter {
                     $0.hasSuffix(".json") && !["expected.json", "signatures.json", "headers.json"].contains($0) && !$0.contains("signature")

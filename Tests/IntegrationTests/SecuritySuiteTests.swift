@@ -13,12 +13,13 @@ import Testing
 /// None may be answered 2xx, and nothing may reach the stream or the quarantine.
 @Suite struct SecuritySuiteTests {
     /// What each scheme covers, so a mutation there must be refused.
-    enum Scheme { case mailgun, bodySignature, headerCredentials, sns }
+    enum Scheme { case mailgun, bodySignature, headerCredentials, apiKey, sns }
 
     static let schemes: [(String, Scheme)] = [
         ("mailgun", .mailgun), ("sendgrid", .bodySignature), ("mandrill", .bodySignature), ("mailersend", .bodySignature),
         ("resend", .bodySignature), ("standardwebhooks", .bodySignature), ("postmark", .headerCredentials),
         ("sparkpost", .headerCredentials), ("brevo", .headerCredentials), ("mailjet", .headerCredentials), ("ses", .sns),
+        ("ses-eventbridge", .apiKey),
     ]
 
     static func payload(_ provider: String) throws -> [UInt8] {
@@ -34,6 +35,7 @@ import Testing
         case "sparkpost": return try AllProvidersIngressTests.read("sparkpost/batch.json")
         case "brevo": return try AllProvidersIngressTests.read("brevo/batch.json")
         case "mailjet": return try AllProvidersIngressTests.read("mailjet/grouped.json")
+        case "ses-eventbridge": return try AllProvidersIngressTests.read("ses-eventbridge/bounce.json")
         default: return try AllProvidersIngressTests.read("ses/delivery.json")
         }
     }
@@ -55,7 +57,7 @@ import Testing
         var request = genuine
         let credentialHeaders = [
             "authorization", "x-twilio-email-event-webhook-signature", "x-twilio-email-event-webhook-timestamp",
-            "x-mandrill-signature", "signature", "svix-signature", "svix-timestamp", "svix-id",
+            "x-mandrill-signature", "signature", "svix-signature", "svix-timestamp", "svix-id", "x-api-key",
         ].filter { request.headers[$0] != nil }
         switch (scheme, round % 5) {
         case (.mailgun, _):
@@ -76,6 +78,22 @@ import Testing
             default:
                 let header = request.headers["authorization"] ?? ""
                 request.headers["authorization"] = "Basic " + flip(String(header.dropFirst("Basic ".count)), &generator)
+            }
+        case (.apiKey, _):
+            // The key's header removed, emptied, one character changed, or moved to Authorization;
+            // and Basic credentials that are wrong, beside no key.
+            let key = request.headers["x-api-key"] ?? ""
+            switch round % 5 {
+            case 0: request.headers["x-api-key"] = nil
+            case 1: request.headers["x-api-key"] = ""
+            case 2: request.headers["x-api-key"] = flip(key, &generator)
+            case 3:
+                request.headers["x-api-key"] = nil
+                request.headers["authorization"] = "Basic " + Data(key.utf8).base64EncodedString()
+            default:
+                request.headers["x-api-key"] = nil
+                request.headers["authorization"] =
+                    "Basic " + Data("postwire:\(flip("fixture-password", &generator))".utf8).base64EncodedString()
             }
         case (.bodySignature, 0), (.sns, 0):
             // A changed body under a body signature.
@@ -112,6 +130,11 @@ import Testing
             }
         }
         return request
+    }
+
+    /// A provider added without a scheme here would go unattacked.
+    @Test func everyProviderHasAScheme() {
+        #expect(Set(Self.schemes.map(\.0)) == Set(ProviderRegistry.supported.map(\.rawValue)))
     }
 
     @Test func noMutationOfAGenuineRequestIsAcceptedOrStored() async throws {

@@ -82,6 +82,9 @@ enum Signers {
                     a, _ in a
                 },
                 body: body)
+        case "ses-eventbridge":
+            let key = (try? AllProvidersIngressTests.eventBridgeKey()) ?? ""
+            return Request(provider: provider, headers: json.merging(["x-api-key": key]) { a, _ in a }, body: body)
         case "ses":
             // Only AWS can sign SNS messages: SES requests go to a source that takes them unsigned.
             return Request(provider: provider, headers: ["content-type": "text/plain; charset=UTF-8"], body: body)

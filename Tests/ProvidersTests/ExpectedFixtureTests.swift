@@ -185,6 +185,21 @@ struct ExpectedFixtures {
         ).check()
     }
 
+    /// The API-key connection's header; the same source also takes Basic credentials.
+    @Test func sesEventBridge() async throws {
+        let headers = try #require(try Self.sidecar("ses-eventbridge/headers.json") as? [String: String])
+        let key = try #require(headers["x-api-key"])
+        try await ExpectedFixtures(
+            provider: SESEventBridgeProvider(), folder: "ses-eventbridge",
+            request: { _, body in WebhookRequest(headers: headers, body: body, receivedAt: ExpectedFixtures.receivedAt) },
+            credentials: SourceCredentials(secrets: [key], replayWindow: 0)
+        ).check()
+        try await ExpectedFixtures(
+            provider: SESEventBridgeProvider(), folder: "ses-eventbridge", request: ExpectedFixtures.basic(ExpectedFixtureTests.secret),
+            credentials: SourceCredentials(secrets: [key, ExpectedFixtureTests.secret], replayWindow: 0)
+        ).check()
+    }
+
     @Test func snsHandshakes() async throws {
         let expected = try Self.sidecar("sns/expected.json")
         let handshakes = try #require(expected["_handshake"] as? [String: [String: Any]])

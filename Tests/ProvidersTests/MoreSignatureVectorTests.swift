@@ -65,6 +65,42 @@ import X509
         }
     }
 
+    /// Asymmetric signatures: the Go reference library's published vector, the spec's example
+    /// entry, and our own cases, against sources holding `whpk_` keys, `whsec_` secrets or both.
+    @Test func standardWebhooksV1a() async throws {
+        let cases = try Self.cases("standardwebhooks-v1a")
+        #expect(cases.filter { $0["source"] != nil && $0["valid"] as? Bool == true }.count == 2)
+        for vector in cases {
+            let headers = try #require(vector["headers"] as? [String: String])
+            let request = WebhookRequest(
+                headers: headers.merging(["content-type": "application/json"]) { a, _ in a }, body: try Self.body(vector),
+                receivedAt: Date())
+            let now = Date(timeIntervalSince1970: (vector["verifyAt"] as? NSNumber)?.doubleValue ?? 0)
+            let credentials = SourceCredentials(secrets: try #require(vector["secrets"] as? [String]), replayWindow: 300)
+            for provider in [StandardWebhooksProvider() as any WebhookProvider, ResendProvider()] {
+                let failure = await Self.authFailure { () async throws(WebhookError) in
+                    try await provider.receive(request, source: "default", credentials: credentials, now: now)
+                }
+                #expect(
+                    (failure == nil) == (vector["valid"] as? Bool == true),
+                    "\(vector["name"] ?? "?") via \(provider.provider): \(String(describing: failure))")
+            }
+        }
+    }
+
+    @Test func standardWebhooksKeysThatCanNeverVerifyAreNamed() {
+        let provider = StandardWebhooksProvider()
+        #expect(provider.unusableSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") == nil)
+        #expect(provider.unusableSecret("whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=") == nil)
+        #expect(provider.unusableSecret("whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4") == nil)  // padding lost
+        #expect(provider.unusableSecret("whpk_AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB")?.contains("32-byte") == true)
+        #expect(
+            provider.unusableSecret("whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlX0dRqSKJp4AJ6p9lMicMFs6Kvg==")?
+                .contains("public key") == true)
+        #expect(provider.unusableSecret("not base64!") != nil)
+        #expect(MailgunProvider().unusableSecret("anything") == nil)
+    }
+
     @Test func mandrill() async throws {
         for vector in try Self.cases("mandrill") {
             let request = WebhookRequest(

@@ -19,7 +19,7 @@ public struct MailerSendProvider: WebhookProvider {
 
     public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
         ElementNormalizer.single(request) { body throws(WebhookError) in
-            try MailerSendNormalizer.normalize(body, raw: request.body, source: source, receivedAt: request.receivedAt)
+            [try MailerSendNormalizer.normalize(body, raw: request.body, source: source, receivedAt: request.receivedAt)]
         }
     }
 

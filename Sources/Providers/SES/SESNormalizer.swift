@@ -7,7 +7,8 @@ import Foundation
 /// recipient.
 enum SESNormalizer {
     static func normalize(
-        _ ses: JSONObject, raw: [UInt8], snsMessageId: String, snsTimestamp: String, source: String, receivedAt: Date
+        _ ses: JSONObject, raw: [UInt8], deliveryId: String, fallbackTime: String, provider: Provider = .ses, source: String,
+        receivedAt: Date
     ) throws(WebhookError) -> [EmailEvent] {
         guard let name = ses.text("eventType") ?? ses.text("notificationType") else {
             throw WebhookError(.malformed, "SES message has no eventType or notificationType")
@@ -16,20 +17,20 @@ enum SESNormalizer {
         if name == "AmazonSnsSubscriptionSucceeded" { return [] }
         let mail = ses.object("mail")
         let detail = ses.object(detailKey(name))
-        let timeText = detail?.text("timestamp") ?? mail?.text("timestamp") ?? snsTimestamp
+        let timeText = detail?.text("timestamp") ?? mail?.text("timestamp") ?? fallbackTime
         let occurredAt =
             EventTime.checked(ISO8601.parse(timeText), receivedAt: receivedAt)
-            ?? EventTime.checked(ISO8601.parse(snsTimestamp), receivedAt: receivedAt)
+            ?? EventTime.checked(ISO8601.parse(fallbackTime), receivedAt: receivedAt)
 
         let recipients = recipients(name, detail: detail, mail: mail)
         guard !recipients.isEmpty else { throw WebhookError(.malformed, "SES event names no recipient") }
         return recipients.map { recipient in
             var event = EmailEvent(
-                provider: .ses, source: source, type: .unknown, espEvent: name,
-                eventKey: "\(snsMessageId):\((recipient.address ?? "").lowercased())",
+                provider: provider, source: source, type: .unknown, espEvent: name,
+                eventKey: "\(deliveryId):\((recipient.address ?? "").lowercased())",
                 occurredAt: occurredAt, receivedAt: receivedAt, raw: raw
             )
-            event.deliveryId = snsMessageId
+            event.deliveryId = deliveryId
             event.messageId = mail?.text("messageId")
             event.rfcMessageId = mail?.object("commonHeaders")?.text("messageId").map(stripAngleBrackets)
             event.setRecipient(recipient.address)

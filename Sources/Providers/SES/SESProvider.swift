@@ -72,7 +72,7 @@ public struct SESProvider: WebhookProvider {
                 throw WebhookError(.malformed, "the SNS Message is not an SES event")
             }
             return try SESNormalizer.normalize(
-                ses, raw: Array(message.message.utf8), snsMessageId: message.messageId, snsTimestamp: message.timestamp,
+                ses, raw: Array(message.message.utf8), deliveryId: message.messageId, fallbackTime: message.timestamp,
                 source: source, receivedAt: request.receivedAt)
         }
         return normalizer.received()

@@ -9,6 +9,8 @@ public struct ResendProvider: WebhookProvider {
 
     public init() {}
 
+    public func unusableSecret(_ secret: String) -> String? { StandardWebhooksSignature.unusable(secret) }
+
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
     ) async throws(WebhookError) -> Authentication {
@@ -18,8 +20,10 @@ public struct ResendProvider: WebhookProvider {
 
     public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
         ElementNormalizer.single(request, deliveryId: authentication.deliveryId) { body throws(WebhookError) in
-            try ResendNormalizer.normalize(
-                body, raw: request.body, id: authentication.deliveryId, source: source, receivedAt: request.receivedAt)
+            [
+                try ResendNormalizer.normalize(
+                    body, raw: request.body, id: authentication.deliveryId, source: source, receivedAt: request.receivedAt)
+            ]
         }
     }
 }

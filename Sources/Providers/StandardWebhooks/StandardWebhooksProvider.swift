@@ -11,6 +11,8 @@ public struct StandardWebhooksProvider: WebhookProvider {
 
     public init() {}
 
+    public func unusableSecret(_ secret: String) -> String? { StandardWebhooksSignature.unusable(secret) }
+
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
     ) async throws(WebhookError) -> Authentication {
@@ -20,7 +22,7 @@ public struct StandardWebhooksProvider: WebhookProvider {
 
     public func normalize(_ request: WebhookRequest, _ authentication: Authentication, source: String) -> ReceivedWebhook {
         ElementNormalizer.single(request, deliveryId: authentication.deliveryId) { body throws(WebhookError) in
-            try Self.event(body, request, id: authentication.deliveryId, source: source)
+            [try Self.event(body, request, id: authentication.deliveryId, source: source)]
         }
     }
 

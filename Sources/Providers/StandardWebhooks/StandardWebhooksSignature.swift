@@ -1,11 +1,12 @@
 import Crypto
 import Foundation
 
-/// Standard Webhooks v1 (docs/PROVIDERS.md §12), also used by Svix and so by Resend:
-/// `base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))`, the key being the base64 part of a
-/// `whsec_…` secret. The signature header lists several space-separated `v1,<b64>` entries
-/// (rotation); `v1a` (ed25519) entries are skipped. Headers may carry the `webhook-` or the
-/// `svix-` prefix.
+/// Standard Webhooks v1 (docs/PROVIDERS.md §12), also used by Svix and so by Resend. The signed
+/// content is `"{id}.{timestamp}.{body}"`; the signature header lists several space-separated
+/// entries (rotation), each `v1,<base64 HMAC-SHA256>` under a `whsec_…` secret or
+/// `v1a,<base64 Ed25519 signature>` under a `whpk_…` public key (§12.x). A source's secrets may
+/// mix both kinds, so a sender can move from symmetric to asymmetric keys without a gap; an entry
+/// of another version is skipped. Headers may carry the `webhook-` or the `svix-` prefix.
 public enum StandardWebhooksSignature {
     /// Verifies and returns the message id (the replay nonce and the dedup key).
     static func verify(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) throws(WebhookError) -> String? {
@@ -18,25 +19,75 @@ public enum StandardWebhooksSignature {
         guard let seconds = Int64(timestamp) else { throw WebhookError(.badSignature, "timestamp is not an integer") }
         var signed = Array("\(id).\(timestamp).".utf8)
         signed.append(contentsOf: request.body)
-        let presented = header.split(separator: " ").compactMap { entry -> Data? in
-            let parts = entry.split(separator: ",", maxSplits: 1)
-            guard parts.count == 2, parts[0] == "v1" else { return nil }
-            return Data(base64Encoded: String(parts[1]))
+        let entries = header.split(separator: " ").compactMap(Entry.init)
+        guard !entries.isEmpty else { throw WebhookError(.badSignature, "no v1 or v1a signature in the signature header") }
+        let keys = Keys(credentials.secrets)
+        let valid = entries.contains { entry in
+            switch entry {
+            case .v1(let mac): keys.symmetric.contains { HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: signed, using: $0) }
+            case .v1a(let signature): keys.public.contains { $0.isValidSignature(signature, for: signed) }
+            }
         }
-        guard !presented.isEmpty else { throw WebhookError(.badSignature, "no v1 signature in the signature header") }
-        let keys = credentials.secrets.compactMap(key)
-        let valid = keys.contains { key in
-            presented.contains { HMAC<SHA256>.isValidAuthenticationCode($0, authenticating: signed, using: key) }
-        }
-        guard valid else { throw WebhookError(.badSignature, "no signature matches a configured secret") }
+        guard valid else { throw WebhookError(.badSignature, "no signature matches a configured secret or public key") }
         try ReplayWindow.check(Double(seconds), window: credentials.replayWindow, now: now)
         return id
     }
 
     /// `whsec_<base64>` (or the bare base64) → the HMAC key; base64 padding may be missing.
     public static func key(_ secret: String) -> SymmetricKey? {
-        var text = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
+        base64(secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret).map { SymmetricKey(data: $0) }
+    }
+
+    /// `whpk_<base64 of the 32-byte Ed25519 public key>` → the key; nil for anything else.
+    public static func publicKey(_ secret: String) -> Curve25519.Signing.PublicKey? {
+        guard secret.hasPrefix("whpk_"), let raw = base64(String(secret.dropFirst(5))), raw.count == 32 else { return nil }
+        return try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+    }
+
+    /// Why a configured secret can never verify anything (said at startup), or nil.
+    public static func unusable(_ secret: String) -> String? {
+        if secret.hasPrefix("whpk_") {
+            return publicKey(secret) == nil ? "a whpk_ key must be the base64 of a 32-byte Ed25519 public key" : nil
+        }
+        if secret.hasPrefix("whsk_") { return "whsk_ is the sender's private key: configure its public key (whpk_…)" }
+        return key(secret) == nil ? "not a whsec_ secret (base64 after the prefix)" : nil
+    }
+
+    private static func base64(_ text: String) -> Data? {
+        var text = text
         while text.count % 4 != 0 { text += "=" }
-        return Data(base64Encoded: text).map { SymmetricKey(data: $0) }
+        return Data(base64Encoded: text)
+    }
+
+    /// One entry of the signature header.
+    private enum Entry {
+        case v1(Data)
+        case v1a(Data)
+
+        init?(_ text: Substring) {
+            let parts = text.split(separator: ",", maxSplits: 1)
+            guard parts.count == 2, let value = Data(base64Encoded: String(parts[1])) else { return nil }
+            switch parts[0] {
+            case "v1": self = .v1(value)
+            case "v1a": self = .v1a(value)
+            default: return nil
+            }
+        }
+    }
+
+    /// A source's secrets by kind: `whpk_` public keys verify `v1a`, everything else is an HMAC key.
+    private struct Keys {
+        var symmetric: [SymmetricKey] = []
+        var `public`: [Curve25519.Signing.PublicKey] = []
+
+        init(_ secrets: [String]) {
+            for secret in secrets {
+                if secret.hasPrefix("whpk_") {
+                    if let key = StandardWebhooksSignature.publicKey(secret) { self.public.append(key) }
+                } else if let key = StandardWebhooksSignature.key(secret) {
+                    symmetric.append(key)
+                }
+            }
+        }
     }
 }

@@ -5,12 +5,22 @@ import Foundation
 /// the credentials the ESP was told to send, checked in constant time.
 ///
 /// A configured secret of the form `user:password` matches `Authorization: Basic` (the ESP's
-/// "https://user:password@host/…" URL); any secret matches `Authorization: Bearer <secret>`.
+/// "https://user:password@host/…" URL); any secret matches `Authorization: Bearer <secret>`, and,
+/// for a sender that puts a key in a header of its own (an EventBridge API-key connection), the
+/// value of `apiKeyHeader`.
 enum HTTPCredentials {
-    static func verify(_ request: WebhookRequest, credentials: SourceCredentials) throws(WebhookError) {
+    static func verify(_ request: WebhookRequest, credentials: SourceCredentials, apiKeyHeader: String? = nil) throws(WebhookError) {
         if credentials.secrets.isEmpty && credentials.allowUnauthenticated { return }
+        if let apiKeyHeader, let key = request.headers[apiKeyHeader] {
+            guard matches(Array(key.trimmed.utf8), credentials.secrets) else {
+                throw WebhookError(.badSignature, "\(apiKeyHeader) does not match any configured secret")
+            }
+            return
+        }
         guard let header = request.headers["authorization"]?.trimmed, !header.isEmpty else {
-            throw WebhookError(.missingCredentials, "no Authorization header (configure basic auth or a bearer token at the ESP)")
+            let also = apiKeyHeader.map { " or \($0)" } ?? ""
+            throw WebhookError(
+                .missingCredentials, "no Authorization\(also) header (configure basic auth or a bearer token at the ESP)")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2 else { throw WebhookError(.badSignature, "malformed Authorization header") }
@@ -26,11 +36,14 @@ enum HTTPCredentials {
         default:
             throw WebhookError(.badSignature, "unsupported Authorization scheme \(scheme)")
         }
-        // Every secret is compared, so the time does not tell which one matched.
+        let candidates = scheme == "bearer" ? credentials.secrets : credentials.secrets.filter { $0.contains(":") }
+        guard matches(presented, candidates) else { throw WebhookError(.badSignature, "credentials do not match any configured secret") }
+    }
+
+    /// Every secret is compared, so the time does not tell which one matched.
+    private static func matches(_ presented: [UInt8], _ secrets: [String]) -> Bool {
         var matched = false
-        for secret in credentials.secrets where scheme == "bearer" || secret.contains(":") {
-            matched = ConstantTime.equals(Array(secret.utf8), presented) || matched
-        }
-        guard matched else { throw WebhookError(.badSignature, "credentials do not match any configured secret") }
+        for secret in secrets { matched = ConstantTime.equals(Array(secret.utf8), presented) || matched }
+        return matched
     }
 }
