@@ -19,6 +19,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     struct Replay {
         static func main() {
             let arguments = Array(CommandLine.arguments.dropFirst())
+            if arguments == ["--targets"] {  // Scripts/test checks that each has a corpus folder
+                print(FuzzTargets.names.joined(separator: "\n"))
+                return
+            }
             guard let target = arguments.first, FuzzTargets.names.contains(target) else {
                 print("usage: postwire-fuzz TARGET FILE...; targets: \(FuzzTargets.names.joined(separator: " "))")
                 exit(64)

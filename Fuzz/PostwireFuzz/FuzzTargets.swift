@@ -19,7 +19,7 @@ enum FuzzTargets {
 
     static let names =
         providers.keys.sorted() + [
-            "stream-entry", "iso8601", "form", "multipart", "sns", "event-objects", "resp", "configuration", "allowlist",
+            "stream-entry", "side-entry", "iso8601", "form", "multipart", "sns", "event-objects", "resp", "configuration", "allowlist",
         ]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
@@ -27,6 +27,18 @@ enum FuzzTargets {
         case "stream-entry":
             // An entry's `e` field (the event's JSON) and `r` field (raw bytes), as a worker reads them.
             _ = try? StreamEntryCodec.decode(["v": Array("1".utf8), "e": bytes, "r": Array(bytes.prefix(16))])
+        case "side-entry":
+            // Quarantine and dead-letter entries as `postwire replay` reads them: NUL-separated
+            // name, value, name, value… (values are bytes, so any byte but NUL).
+            let parts = bytes.split(separator: 0, omittingEmptySubsequences: false).map(Array.init)
+            var fields: [String: [UInt8]] = [:]
+            for index in stride(from: 0, to: parts.count - 1, by: 2) {
+                fields[String(decoding: parts[index], as: UTF8.self)] = parts[index + 1]
+            }
+            if let entry = try? QuarantineEntry(fields: fields) {
+                _ = try? QuarantineEntry(fields: Dictionary(entry.fields, uniquingKeysWith: { _, last in last }))
+            }
+            if let dead = try? DeadLetterEntry(fields: fields) { _ = try? StreamEntryCodec.decode(dead.original) }
         case "iso8601":
             _ = ISO8601.parse(String(decoding: bytes, as: UTF8.self)).map { EventTime.checked($0, receivedAt: receivedAt) }
         case "form":
