@@ -2,7 +2,7 @@ import Hummingbird
 import NIOCore
 import NIOPosix
 
-// The baseline of issue 7's ingress benchmark: a bare Hummingbird 2 route that reads the body and
+// The baseline of the ingress benchmark (Benchmarks/run): a bare Hummingbird 2 route that reads the body and
 // answers 200, with nothing of Postwire behind it. The same load against this and against
 // postwire-ingress, in the same run, gives the ratio the targets are stated in.
 //

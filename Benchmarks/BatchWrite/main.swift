@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import PostgresNIO
 
-// The batch transaction's cost (issue 5): milliseconds per 1,000 events, first with an empty
+// The batch transaction's cost: milliseconds per 1,000 events, first with an empty
 // database, then with `--rows` (10 million) events stored with their rollups, timelines,
 // engagement and suppressions. The cost should stay flat: every statement reaches only the batch's
 // rows through keys and indexes.

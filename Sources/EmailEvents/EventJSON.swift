@@ -1,7 +1,8 @@
 /// Writes the `e` field of a stream entry by hand: the JSON the synthesized `Codable` conformance
 /// of ``EmailEvent`` reads (property names as keys, absent optionals left out, dates as integer
-/// microseconds, `raw` empty). JSONEncoder was 10 % of a Mailgun request in the ingress profile;
-/// a test checks the hand-written JSON against `JSONEncoder`'s. ``EventJSONReader`` reads it back.
+/// microseconds, `raw` empty), because JSONEncoder costs a large share of a single-event request
+/// (docs/PERFORMANCE.md, ingress); a test checks the hand-written JSON against `JSONEncoder`'s.
+/// ``EventJSONReader`` reads it back.
 public enum EventJSON {
     static func encode(_ e: EmailEvent) -> [UInt8] {
         var w = Writer()

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Reads the `e` field of a stream entry: the JSON ``EventJSON`` writes (and JSONEncoder wrote
-/// before it), in any key order. JSONDecoder was 42 % of a worker's CPU in the profile of the
-/// worker-only benchmark. The reader knows exactly the keys and types of ``EmailEvent``; anything
+/// before it), in any key order, at a fraction of JSONDecoder's cost, which dominated a worker's
+/// CPU (docs/PERFORMANCE.md, worker). The reader knows exactly the keys and types of ``EmailEvent``; anything
 /// else (an unknown key, a number with a fraction or exponent, a missing field, invalid UTF-8)
 /// throws, and ``StreamEntryCodec`` then asks JSONDecoder, so it never accepts less than before.
 struct EventJSONReader {

@@ -1,8 +1,8 @@
 extension Substring {
     /// The text without leading and trailing white space and line breaks (the set
     /// `trimmingCharacters(in: .whitespacesAndNewlines)` uses), in pure Swift: on Linux
-    /// Foundation's version goes through NSString, and the ingress profile showed it at 7 % of a
-    /// Mailgun request.
+    /// Foundation's version goes through NSString, which costs more than the rest of a field's
+    /// parsing (docs/PERFORMANCE.md, ingress).
     public var trimmed: String { hasNothingToTrim ? String(self) : trimmedSlowly }
 
     /// Most text has nothing to trim: printable ASCII at both ends settles it without a scan.

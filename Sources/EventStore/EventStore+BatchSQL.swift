@@ -83,9 +83,9 @@ extension EventStore {
     ///
     /// The counters every batch shares (hourly, unique and per-domain counts, then the processing
     /// statistics) come last. A batch holds the locks of the rows it updated until it commits, and
-    /// those rows are the same for most batches of an hour: updated first, they made concurrent
-    /// batches wait for each other's whole transaction (with two workers the first statement took
-    /// 110 ms a batch, nearly all of it waiting); updated last, only for the tail and the commit.
+    /// those rows are the same for most batches of an hour: updated first, they would make
+    /// concurrent batches wait for each other's whole transaction; updated last, they are held
+    /// only for the tail and the commit (docs/PERFORMANCE.md, worker).
     static func derive(_ policy: AnalyticsPolicy) -> [PostgresQuery] {
         [
             insertMessages, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes,
@@ -141,9 +141,9 @@ extension EventStore {
 
     /// Messages seen for the first time get their whole row in one insert, dimensions from their
     /// earliest event, and count a unique open and click if they have one; they are remembered in
-    /// `batch_created` so the update below leaves them alone. (Inserting an empty row and then
-    /// updating it wrote every new message twice, and the update could not be HOT: a third of the
-    /// batch's time in the profile.) A message another batch is inserting at the same moment
+    /// `batch_created` so the update below leaves them alone: inserting an empty row and updating
+    /// it would write every new message twice, in an update that cannot be HOT. A message another
+    /// batch is inserting at the same moment
     /// conflicts, waits for that batch to commit, and is then updated like any existing one.
     static let insertMessages: PostgresQuery = """
         WITH agg AS (
@@ -367,10 +367,10 @@ extension EventStore {
         50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000, 86_400_000,
     ]
 
-    /// Runs for every batch, duplicates only included: the pipeline's own work this hour. A delay
+    /// Runs for every batch, duplicates included: the pipeline's own work this hour. A delay
     /// counts in the smallest bound at or above it. The bounds are whole milliseconds, so the ones
     /// below a delay are the ones at or below `ceil(ms) - 1`, which `width_bucket` counts by binary
-    /// search (a subquery over the bounds per event was 4 ms of a 1,000-event batch).
+    /// search instead of a subquery over the bounds for every event.
     static func processingStats(received: Int) -> PostgresQuery {
         """
         WITH delays AS (

@@ -17,8 +17,8 @@ enum JSONResponse {
         make(status, ErrorBody(error: .init(code: code, message: message)), headers: headers)
     }
 
-    /// Every accepted request's answer, written directly: a JSONEncoder per answer was 2.4 % of
-    /// the ingress's CPU under single Mailgun events.
+    /// Every accepted request's answer, written directly rather than by a JSONEncoder made per
+    /// answer (docs/PERFORMANCE.md, ingress).
     /// `{"accepted":n}`, or `{"accepted":n,"quarantined":k}` when k elements were set aside.
     static func accepted(_ count: Int, quarantined: Int = 0) -> Response {
         let body = quarantined > 0 ? #"{"accepted":\#(count),"quarantined":\#(quarantined)}"# : #"{"accepted":\#(count)}"#

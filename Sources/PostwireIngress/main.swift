@@ -11,9 +11,9 @@ import UnixSignals
 // port. Configuration: see Config/postwire.json and the README; SIGTERM/SIGINT stop accepting,
 // drain in-flight requests and stop. `--check-health`: exit 0 when the running ingress is ready.
 //
-// Swift concurrency runs on NIO's event loops rather than its own pool: a request no longer hops
-// threads between the socket, the handler and the Redis reply (in the issue 7 profile, thread
-// switches were 7 % of the ingress's time). Must come before any task starts.
+// Swift concurrency runs on NIO's event loops rather than its own pool, so a request does not hop
+// threads between the socket, the handler and the Redis reply (thread switches were a visible
+// share of the ingress's time: docs/PERFORMANCE.md). Must come before any task starts.
 _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 let (configuration, secrets, logger) = Bootstrap.start(label: "postwire.ingress")
 if CommandLine.arguments.dropFirst().first == "--check-health" {

@@ -142,7 +142,7 @@ public enum SampleWebhooks {
     public static func randomToken() -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         // Eight characters from each random word: one system call per eight, not per character
-        // (it showed in the load generator's profile).
+        // (the generator makes these for every request it signs).
         var token: [Character] = []
         token.reserveCapacity(50)
         while token.count < 50 {

@@ -10,7 +10,7 @@ import RedisStreams
 import Testing
 import WorkerApp
 
-/// Faults under load (issue 4): real worker processes killed with SIGKILL every second and a half
+/// Faults under load: real worker processes killed with SIGKILL every second and a half
 /// while signed Mailgun and SendGrid traffic, with deliberate duplicates, flows through a running
 /// ingress. Every acknowledged event must be counted exactly once.
 @Suite(.serialized) struct ChaosTests {
@@ -161,7 +161,7 @@ import WorkerApp
     }
 }
 
-/// Redis itself goes away under load (issue 4): a private append-only Redis (fsync always) is
+/// Redis itself goes away under load: a private append-only Redis (fsync always) is
 /// killed with SIGKILL and restarted on the same data while signed traffic flows. Requests during
 /// the outage get 503 and are retried like an ESP would; every event that got a 2xx is counted.
 @Suite(.serialized) struct RedisRestartTests {
@@ -264,7 +264,7 @@ import WorkerApp
     }
 }
 
-/// PostgreSQL stopped for 30 seconds under load (issue 4), on a private cluster so other tests are
+/// PostgreSQL stopped for 30 seconds under load, on a private cluster so other tests are
 /// not disturbed: the ingress keeps accepting, workers keep what they hold pending and back off,
 /// the backlog drains once PostgreSQL is back, counts are exact and nothing is dead-lettered.
 @Suite(.serialized) struct PostgresOutageTests {

@@ -30,7 +30,8 @@ enum MailgunNormalizer {
         event.campaign = event.metadata["campaign"] ?? firstCampaign(data)
         event.clickURL = data.text("url")
         event.userAgent = data.object("client-info")?.text("user-agent")
-        event.ip = data.text("ip") ?? data.object("envelope")?.text("sending-ip")
+        // The reader's address (opens, clicks, unsubscribes); `envelope.sending-ip` is Mailgun's own.
+        event.ip = data.text("ip")
         classify(&event, name: name, data: data)
         return event
     }

@@ -15,6 +15,8 @@ enum SendGridNormalizer {
         "template_name", "mc_stats", "phase_id", "post_type", "send_id",
     ]
 
+    static let readerEvents: Set<String> = ["open", "click", "unsubscribe", "group_unsubscribe", "group_resubscribe"]
+
     static func normalize(_ object: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> EmailEvent {
         guard let name = object.text("event") else { throw WebhookError(.malformed, "event object has no event name") }
         // Without sg_event_id, the event's own bytes identify it: a retried batch repeats them.
@@ -31,7 +33,8 @@ enum SendGridNormalizer {
         event.campaign = event.metadata["campaign"] ?? object.text("marketing_campaign_name")
         event.clickURL = object.text("url")
         event.userAgent = object.text("useragent")
-        event.ip = object.text("ip")
+        // On message events `ip` is the address SendGrid sent from; only a reader's action carries theirs.
+        event.ip = Self.readerEvents.contains(name) ? object.text("ip") : nil
         event.isMachineOpen = name == "open" ? object.bool("sg_machine_open") : nil
         let response = object.text("response") ?? (name == "dropped" ? nil : object.text("reason"))
         event.mtaResponse = response
