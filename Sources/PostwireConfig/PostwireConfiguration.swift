@@ -61,7 +61,8 @@ public struct RedisSettings: Codable, Sendable, Equatable {
     /// ACL user name; empty for the default user. The password is `POSTWIRE_REDIS_PASSWORD`.
     public var username = ""
     public var database = 0
-    /// Shared connections per process; concurrent requests pipeline over them.
+    /// Shared connections of the ingress and the CLI; concurrent requests pipeline over them. A
+    /// worker opens one per consumer lane (a blocking read holds its connection) and one more.
     public var connections = 4
     public var connectTimeoutMilliseconds = 2000
     public var commandTimeoutMilliseconds = 5000
@@ -75,7 +76,9 @@ public struct RedisSettings: Codable, Sendable, Equatable {
     public var quarantineStream = "postwire:quarantine"
     /// Entries a worker could not process, with the error.
     public var deadLetterStream = "postwire:dead"
-    /// Prefix of the replay-guard keys (Mailgun tokens), each kept for the replay window.
+    /// Prefix of the replay-guard keys: the nonces of requests already stored (Mailgun tokens,
+    /// Standard Webhooks ids, SNS MessageIds, SendGrid digests), each kept for twice the source's
+    /// replay window, at least ten minutes.
     public var replayGuardPrefix = "postwire:seen:"
     /// Prefix of the per-source rate-limit buckets (`postwire:rl:<provider>:<source>`).
     public var rateLimitPrefix = "postwire:rl:"
@@ -121,8 +124,8 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     /// First wait after PostgreSQL failed; doubles (with jitter) up to `maxBackoffMilliseconds`.
     public var backoffMilliseconds = 500
     public var maxBackoffMilliseconds = 30_000
-    /// An entry delivered this many times without being acknowledged (it keeps failing or keeps
-    /// taking its worker down) goes to the dead-letter stream, while PostgreSQL is reachable.
+    /// An entry delivered more than this many times without being acknowledged (it keeps failing
+    /// or keeps taking its worker down) goes to the dead-letter stream, while PostgreSQL answers.
     public var maxDeliveries = 5
     /// How often a worker trims acknowledged entries and removes departed consumers.
     public var housekeepingIntervalMilliseconds = 60_000

@@ -29,8 +29,8 @@ public struct SourceCredentials: Sendable {
 public struct Authentication: Sendable {
     /// A value the ingress accepts at most once within its TTL: a Mailgun token, a Standard
     /// Webhooks id, an SNS MessageId, or a hash of what a scheme without a nonce signed (SendGrid's
-    /// timestamp and body). The ingress checks it before normalizing, and consumes it in the same
-    /// atomic step that stores the request's events and quarantined elements.
+    /// timestamp and body). The ingress checks and consumes it in the one atomic step that stores
+    /// the request's events and quarantined elements, so a spent nonce stores nothing.
     public var replayNonce: String?
     /// The request-level id each event carries (``EmailEvent/deliveryId``).
     var deliveryId: String?
@@ -87,8 +87,9 @@ public struct ReceivedWebhook: Sendable {
 
 /// One ESP: authenticates a request on its raw bytes, then normalizes it. Never does I/O.
 ///
-/// The two steps are separate so the ingress can refuse a replayed nonce before spending anything
-/// on the body. Normalization never throws: what it cannot read is reported element by element
+/// The two steps are separate so that nothing but authentication reads an unauthenticated body,
+/// and so `postwire replay` can normalize a quarantined request again without its credentials.
+/// Normalization never throws: what it cannot read is reported element by element
 /// (``ReceivedWebhook/rejected``), so one bad element never costs its batch-mates
 /// (docs/SECURITY.md and the README's answer table say which failures are which).
 public protocol WebhookProvider: Sendable {

@@ -3,9 +3,10 @@
 /// With one shard the events stream is `base` (`postwire:events`). With `shards` > 1 it is
 /// `base:{0}` … `base:{n-1}`: the braces are Redis Cluster hash tags, and a replay-guard key carries
 /// its shard's tag (`postwire:seen:{3}:…`), so the guarded append, a Lua script that touches the
-/// guard key and the stream, always addresses keys of one slot. An event's shard is a stable hash of
-/// its provider and event key, so every copy of an event (ESP retries, re-signed requests) lands in
-/// the same shard.
+/// guard key and the stream, always addresses keys of one slot. A request without a replay nonce
+/// puts each event in the shard its provider and event key hash to; a request with one goes whole
+/// to the nonce's shard, with its guard. Copies of an event may so land in different shards, which
+/// costs nothing: duplicates are told apart in PostgreSQL, not by where they are read.
 public struct StreamLayout: Sendable, Equatable {
     public let base: String
     public let shards: Int
