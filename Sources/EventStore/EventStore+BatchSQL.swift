@@ -1,3 +1,4 @@
+import EmailEvents
 import PostgresNIO
 
 /// The statements of the batch transaction (see ``EventStore/write(_:)``), in the order they run.
@@ -12,11 +13,8 @@ extension EventStore {
     static let createBatchTables: PostgresQuery = """
         DO $$ BEGIN
             IF to_regclass('pg_temp.batch_new') IS NULL THEN
-                CREATE TEMP TABLE batch_new (
-                    provider text, event_key text, source text, event_type text, occurred_at timestamptz,
-                    received_at timestamptz, message_id text, recipient text, recipient_domain text,
-                    sender_domain text, campaign text, bounce_class text, is_machine_open boolean, detail text
-                ) ON COMMIT DELETE ROWS;
+                CREATE TEMP TABLE batch_new (\(unescaped: batchNewColumns.map { "\($0.name) \($0.type)" }.joined(separator: ", ")))
+                    ON COMMIT DELETE ROWS;
                 CREATE TEMP TABLE batch_created (provider text, message_id text, recipient text) ON COMMIT DELETE ROWS;
                 CREATE TEMP TABLE batch_unique_deltas (
                     hour timestamptz, provider text, source text, kind text, sender_domain text,
@@ -27,25 +25,15 @@ extension EventStore {
         """
 
     /// Event keys first: only events whose key is new are stored, and remembered in `batch_new`
-    /// (recipients in lower case). Answers how many were new.
-    static func insertNew(_ c: BatchColumns) -> PostgresQuery {
-        """
+    /// (recipients in lower case). Answers how many were new. The batch travels as one array per
+    /// column of ``EventColumns``, which the statement's column lists come from.
+    static func insertNew(_ events: [EmailEvent]) throws -> PostgresQuery {
+        PostgresQuery(unsafeSQL: insertNewSQL, binds: try EventColumns.bindings(events))
+    }
+
+    static let insertNewSQL = """
         WITH input AS (
-            SELECT DISTINCT ON (provider, event_key) * FROM unnest(
-                \(c.provider)::text[], \(c.eventKey)::text[], \(c.source)::text[], \(c.eventType)::text[],
-                \(c.espEvent)::text[], \(c.deliveryId)::text[], \(c.occurredAt)::timestamptz[],
-                \(c.receivedAt)::timestamptz[], \(c.messageId)::text[], \(c.rfcMessageId)::text[],
-                \(c.recipient)::text[], \(c.recipientDomain)::text[], \(c.sender)::text[],
-                \(c.senderDomain)::text[], \(c.bounceClass)::text[], \(c.rejectReason)::text[],
-                \(c.smtpCode)::text[], \(c.enhancedStatus)::text[], \(c.mtaResponse)::text[],
-                \(c.description)::text[], \(c.tags)::text[], \(c.metadata)::text[], \(c.campaign)::text[],
-                \(c.clickURL)::text[], \(c.userAgent)::text[], \(c.ip)::text[], \(c.isFirst)::text[],
-                \(c.isMachineOpen)::text[], \(c.estimated)::boolean[], \(c.raw)::text[]
-            ) AS t(provider, event_key, source, event_type, esp_event, delivery_id, occurred_at,
-                   received_at, message_id, rfc_message_id, recipient, recipient_domain, sender,
-                   sender_domain, bounce_class, reject_reason, smtp_code, enhanced_status,
-                   mta_response, description, tags, metadata, campaign, click_url, user_agent, ip,
-                   is_first, is_machine_open, occurred_at_estimated, raw)
+            SELECT DISTINCT ON (provider, event_key) * FROM \(EventColumns.unnest)
             ORDER BY provider, event_key
         ), keys AS (
             INSERT INTO event_keys (provider, event_key, occurred_at)
@@ -53,31 +41,27 @@ extension EventStore {
             ON CONFLICT DO NOTHING
             RETURNING provider, event_key
         ), inserted AS (
-            INSERT INTO email_events (
-                provider, event_key, source, event_type, esp_event, delivery_id, occurred_at,
-                received_at, message_id, rfc_message_id, recipient, recipient_domain, sender,
-                sender_domain, bounce_class, reject_reason, smtp_code, enhanced_status, mta_response,
-                description, tags, metadata, campaign, click_url, user_agent, ip, is_first,
-                is_machine_open, occurred_at_estimated, raw)
-            SELECT provider, event_key, source, event_type, esp_event, nullif(delivery_id, ''),
-                   occurred_at, received_at, nullif(message_id, ''), nullif(rfc_message_id, ''),
-                   nullif(recipient, ''), nullif(recipient_domain, ''), nullif(sender, ''),
-                   nullif(sender_domain, ''), nullif(bounce_class, ''), nullif(reject_reason, ''),
-                   nullif(smtp_code, '')::integer, nullif(enhanced_status, ''), nullif(mta_response, ''),
-                   nullif(description, ''), tags::jsonb, metadata::jsonb, nullif(campaign, ''),
-                   nullif(click_url, ''), nullif(user_agent, ''), nullif(ip, ''),
-                   nullif(is_first, '')::boolean, nullif(is_machine_open, '')::boolean, occurred_at_estimated,
-                   raw::jsonb
+            INSERT INTO email_events (\(EventColumns.names))
+            SELECT \(EventColumns.values)
             FROM input JOIN keys USING (provider, event_key)
-            RETURNING provider, event_key, source, event_type, occurred_at, received_at, message_id,
-                      lower(recipient), recipient_domain, sender_domain, campaign, bounce_class, is_machine_open,
-                      coalesce(description, mta_response)
+            RETURNING \(batchNewColumns.map { "\($0.value) AS \($0.name)" }.joined(separator: ", "))
         ), remembered AS (
-            INSERT INTO batch_new SELECT * FROM inserted RETURNING 1
+            INSERT INTO batch_new (\(batchNewColumns.map(\.name).joined(separator: ", ")))
+            SELECT \(batchNewColumns.map(\.name).joined(separator: ", ")) FROM inserted RETURNING 1
         )
         SELECT count(*)::int8 FROM remembered
         """
-    }
+
+    /// What the derived statements read of each new event, by name: `batch_new`'s columns and the
+    /// expressions over the stored row that fill them.
+    static let batchNewColumns: [(name: String, type: String, value: String)] = [
+        ("provider", "text", "provider"), ("event_key", "text", "event_key"), ("source", "text", "source"),
+        ("event_type", "text", "event_type"), ("occurred_at", "timestamptz", "occurred_at"),
+        ("received_at", "timestamptz", "received_at"), ("message_id", "text", "message_id"),
+        ("recipient", "text", "lower(recipient)"), ("recipient_domain", "text", "recipient_domain"),
+        ("sender_domain", "text", "sender_domain"), ("campaign", "text", "campaign"), ("bounce_class", "text", "bounce_class"),
+        ("is_machine_open", "boolean", "is_machine_open"), ("detail", "text", "coalesce(description, mta_response)"),
+    ]
 
     /// Everything derived from the new events, in order.
     ///

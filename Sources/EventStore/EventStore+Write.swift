@@ -33,16 +33,14 @@ extension EventStore {
     ///
     /// Every statement touches only the rows of this batch's events through indexes, so its cost
     /// does not grow with the tables. Columns travel as arrays (`unnest`): a 1,000-event batch is
-    /// one round trip for the events, not 1,000 statements. PostgresNIO cannot bind arrays of
-    /// optionals, so absent values travel as `''` and become NULL through `nullif`.
+    /// one round trip for the events, not 1,000 statements (``EventColumns``).
     public func write(_ events: [EmailEvent]) async throws(EventStoreError) -> BatchWriteResult {
         guard !events.isEmpty else { return BatchWriteResult(stored: 0, duplicates: 0) }
-        let columns = BatchColumns(events)
         do {
             return try await transaction { connection in
                 try await run(Self.createBatchTables, on: connection)
                 var stored = 0
-                for try await count in try await rows(Self.insertNew(columns), on: connection).decode(Int64.self) { stored = Int(count) }
+                for try await count in try await rows(Self.insertNew(events), on: connection).decode(Int64.self) { stored = Int(count) }
                 if stored > 0 {
                     for statement in Self.derive(policy) { try await run(statement, on: connection) }
                 }
@@ -107,54 +105,6 @@ extension EventStore {
                 if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
                 throw error
             }
-        }
-    }
-}
-
-/// A batch turned inside out: one array per column, indexed text capped (``StorageLimits``).
-struct BatchColumns {
-    var provider: [String] = [], eventKey: [String] = [], source: [String] = [], eventType: [String] = []
-    var espEvent: [String] = [], deliveryId: [String] = [], occurredAt: [Date] = [], receivedAt: [Date] = []
-    var messageId: [String] = [], rfcMessageId: [String] = [], recipient: [String] = []
-    var recipientDomain: [String] = [], sender: [String] = [], senderDomain: [String] = []
-    var bounceClass: [String] = [], rejectReason: [String] = [], smtpCode: [String] = []
-    var enhancedStatus: [String] = [], mtaResponse: [String] = [], description: [String] = []
-    var tags: [String] = [], metadata: [String] = [], campaign: [String] = [], clickURL: [String] = []
-    var userAgent: [String] = [], ip: [String] = [], isFirst: [String] = [], isMachineOpen: [String] = []
-    var estimated: [Bool] = [], raw: [String] = []
-
-    init(_ events: [EmailEvent]) {
-        for e in events {
-            provider.append(e.provider.rawValue)
-            eventKey.append(StorageLimits.cap(e.eventKey, StorageLimits.identifier))
-            source.append(e.source)
-            eventType.append(e.type.rawValue)
-            espEvent.append(StorageLimits.cap(e.espEvent, StorageLimits.label))
-            deliveryId.append(StorageLimits.cap(e.deliveryId, StorageLimits.identifier) ?? "")
-            occurredAt.append(e.occurredAt)
-            receivedAt.append(e.receivedAt)
-            messageId.append(StorageLimits.cap(e.messageId, StorageLimits.identifier) ?? "")
-            rfcMessageId.append(StorageLimits.cap(e.rfcMessageId, StorageLimits.identifier) ?? "")
-            recipient.append(StorageLimits.cap(e.recipient, StorageLimits.address) ?? "")
-            recipientDomain.append(StorageLimits.cap(e.recipientDomain, StorageLimits.label) ?? "")
-            sender.append(StorageLimits.cap(e.sender, StorageLimits.address) ?? "")
-            senderDomain.append(StorageLimits.cap(e.senderDomain, StorageLimits.label) ?? "")
-            bounceClass.append(e.bounceClass?.rawValue ?? "")
-            rejectReason.append(e.rejectReason?.rawValue ?? "")
-            smtpCode.append(e.smtpCode.map(String.init) ?? "")
-            enhancedStatus.append(e.enhancedStatus ?? "")
-            mtaResponse.append(e.mtaResponse ?? "")
-            description.append(e.description ?? "")
-            tags.append(EventJSON.json(e.tags))
-            metadata.append(EventJSON.json(e.metadata))
-            campaign.append(StorageLimits.cap(e.campaign, StorageLimits.label) ?? "")
-            clickURL.append(e.clickURL ?? "")
-            userAgent.append(e.userAgent ?? "")
-            ip.append(e.ip ?? "")
-            isFirst.append(e.isFirst.map { $0 ? "true" : "false" } ?? "")
-            isMachineOpen.append(e.isMachineOpen.map { $0 ? "true" : "false" } ?? "")
-            estimated.append(e.occurredAtEstimated ?? false)
-            raw.append(String(decoding: e.raw, as: UTF8.self))
         }
     }
 }

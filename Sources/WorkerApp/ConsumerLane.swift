@@ -171,8 +171,11 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
     /// but a data refusal (PostgreSQL went away meanwhile) is thrown: the batch is retried whole,
     /// and what was committed meanwhile deduplicates.
     ///
-    /// A batch whose every event is refused on its own (a NOT NULL a migration added, say) is not
-    /// the events' fault: nothing is dead-lettered, and the batch is retried as a deployment error.
+    /// A batch whose every event is refused on its own for a constraint (class 23: a NOT NULL or
+    /// CHECK a migration added, say) is not the events' fault: nothing is dead-lettered, and the
+    /// batch is retried as a deployment error. A refusal of the value itself (classes 21, 22, 54: a
+    /// `\u0000` jsonb cannot hold, an index row too large) is the event's, however many of the
+    /// batch share it: two copies of one poison event must not hold their lane forever.
     private func isolate(_ batch: ArraySlice<(event: EmailEvent, entry: StreamEntry)>) async throws {
         var parts = Self.halves(batch)
         var refused: [(entry: StreamEntry, error: EventStoreError)] = []
@@ -191,7 +194,9 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
                 }
             }
         }
-        if batch.count > 1, refused.count == batch.count, let first = refused.first {
+        if batch.count > 1, refused.count == batch.count, refused.allSatisfy({ $0.error.sqlState?.hasPrefix("23") == true }),
+            let first = refused.first
+        {
             throw EventStoreError(
                 .server, "every event of the batch was refused on its own (\(first.error)): a deployment error, nothing dead-lettered",
                 sqlState: first.error.sqlState)

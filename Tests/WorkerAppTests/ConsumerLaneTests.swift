@@ -150,6 +150,18 @@ import Testing
         #expect(stream.dead.isEmpty && stream.pending.count == 40)
     }
 
+    /// A batch of nothing but poison (two copies of one event jsonb cannot hold, as an ESP's retry
+    /// makes) is dead-lettered like one poison event among good ones: the value is at fault.
+    @Test(arguments: ["22P05", "54000", "21000"])
+    func aBatchOfOnlyPoisonIsDeadLettered(sqlState: String) async throws {
+        let stream = StreamTwin(LaneFixtures.entries(2))
+        let store = StoreTwin(refusing: { _ in EventStoreError(.rejected, "unsupported Unicode escape sequence", sqlState: sqlState) })
+        let held = try await stream.read(count: 2, blockMilliseconds: 0)
+        try await LaneFixtures.lane(stream, store).process(held)
+        #expect(stream.dead.count == 2 && stream.pending.isEmpty)
+        #expect(stream.dead.allSatisfy { $0["dead_sqlstate"] == Array(sqlState.utf8) })
+    }
+
     /// A batch cancelled by statement_timeout is written in halves until the parts fit; a single
     /// event that still times out is retried, never dead-lettered.
     @Test func aBatchTooSlowWholeIsWrittenInHalves() async throws {
