@@ -44,7 +44,8 @@ public struct QuarantineEntry: Sendable, Equatable {
     /// Headers that carry secrets or signatures are never stored.
     public static func storable(_ headers: [String: String]) -> [String: String] {
         headers.filter { name, _ in
-            !(name == "authorization" || name == "cookie" || name.contains("signature") || name.hasSuffix("api-key"))
+            let name = name.lowercased()
+            return !(name.hasSuffix("authorization") || name == "cookie" || name.contains("signature") || name.hasSuffix("api-key"))
         }
     }
 

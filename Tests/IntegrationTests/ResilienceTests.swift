@@ -113,7 +113,8 @@ import Testing
             }
             let dead = try await redis.xrange(configuration.redis.deadLetterStream, count: 10)
             #expect(dead.allSatisfy { $0.string("dead_error")?.contains("without being acknowledged") == true })
-            #expect(dead.compactMap { try? DeadLetterEntry(fields: $0.fields).deliveries }.allSatisfy { $0 > 3 })
+            let deliveries = dead.compactMap { try? DeadLetterEntry(fields: $0.fields).deliveries }
+            #expect(deliveries.count == 3 && deliveries.allSatisfy { $0 > 3 }, "\(deliveries)")
             #expect(try await redis.pendingSummary(configuration.redis.stream, group: configuration.worker.group).count == 0)
             #expect(try await store.eventCount() == 0)
             print("max deliveries: 3 entries delivered 5 times, all 3 dead-lettered, 0 pending, 0 stored")

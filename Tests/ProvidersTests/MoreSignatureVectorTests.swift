@@ -78,6 +78,24 @@ import X509
         }
     }
 
+    /// Every entry costs a pass over the body, so only the first ten are looked at: a header of a
+    /// thousand bogus entries costs ten.
+    @Test func onlyTheFirstSignatureEntriesCount() async throws {
+        let vector = try #require(try Self.cases("standardwebhooks").first { $0["name"] as? String == "upstream-sign-function" })
+        let headers = try #require(vector["headers"] as? [String: String])
+        let now = Date(timeIntervalSince1970: (vector["verifyAt"] as? NSNumber)?.doubleValue ?? 0)
+        let credentials = SourceCredentials(secrets: [vector["secret"] as? String ?? ""], replayWindow: 300)
+        for (bogus, valid) in [(9, true), (10, false), (1000, false)] {
+            var signed = headers
+            signed["webhook-signature"] = String(repeating: "v1,AAAA ", count: bogus) + (headers["webhook-signature"] ?? "")
+            let request = WebhookRequest(headers: signed, body: try Self.body(vector), receivedAt: now)
+            let failure = await Self.authFailure { () async throws(WebhookError) in
+                try await StandardWebhooksProvider().receive(request, source: "default", credentials: credentials, now: now)
+            }
+            #expect((failure == nil) == valid, "\(bogus) bogus entries first: \(String(describing: failure))")
+        }
+    }
+
     @Test func standardWebhooksKeysThatCanNeverVerifyAreNamed() {
         let provider = StandardWebhooksProvider()
         #expect(provider.unusableSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") == nil)
@@ -88,6 +106,9 @@ import X509
             provider.unusableSecret("whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlX0dRqSKJp4AJ6p9lMicMFs6Kvg==")?
                 .contains("public key") == true)
         #expect(provider.unusableSecret("not base64!") != nil)
+        #expect(provider.unusableSecret("whsec_")?.contains("24 bytes") == true)  // an empty key: anyone could sign
+        #expect(provider.unusableSecret("whsec_" + Data(repeating: 7, count: 23).base64EncodedString())?.contains("24 bytes") == true)
+        #expect(ResendProvider().unusableSecret("whsk_AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=") != nil)
         #expect(MailgunProvider().unusableSecret("anything") == nil)
     }
 

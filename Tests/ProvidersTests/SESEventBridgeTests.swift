@@ -30,8 +30,15 @@ import Testing
         #expect(await Self.failure(Self.request(Self.bounce, ["authorization": basic])) == nil)
         #expect(await Self.failure(Self.request(Self.bounce, [:]))?.code == .missingCredentials)
         #expect(await Self.failure(Self.request(Self.bounce, ["x-api-key": "eventbridge-kez"]))?.code == .badSignature)
-        // A wrong key is refused even beside good Basic credentials: a header is never skipped.
-        #expect(await Self.failure(Self.request(Self.bounce, ["x-api-key": "nope", "authorization": basic]))?.code == .badSignature)
+        // A wrong key beside good Basic credentials (a proxy's own x-api-key): Basic decides.
+        #expect(await Self.failure(Self.request(Self.bounce, ["x-api-key": "nope", "authorization": basic])) == nil)
+        #expect(
+            await Self.failure(
+                Self.request(Self.bounce, ["x-api-key": "nope", "authorization": "Basic " + Data("user:nope".utf8).base64EncodedString()]))?
+                .code == .badSignature)
+        #expect(await Self.failure(Self.request(Self.bounce, ["x-api-key": ""]))?.code == .badSignature)
+        // Bearer with the key: the key is the credential, whichever header carries it.
+        #expect(await Self.failure(Self.request(Self.bounce, ["authorization": "Bearer " + Self.key])) == nil)
         // Basic is only matched against user:password secrets; the API key is not a password.
         let keyAsBasic = "Basic " + Data(Self.key.utf8).base64EncodedString()
         #expect(await Self.failure(Self.request(Self.bounce, ["authorization": keyAsBasic]))?.code == .badSignature)
@@ -57,7 +64,19 @@ import Testing
         noRecipients["detail"] = ["eventType": "Bounce", "bounce": ["bouncedRecipients": [Any]()], "mail": [String: Any]()]
         #expect(await Self.failure(Self.request(try body(noRecipients)))?.code == .malformed)
         #expect(await Self.failure(Self.request(Array("[1,2]".utf8)))?.code == .malformed)
-        #expect(await Self.failure(Self.request(Array(#"{"detail-type":7}"#.utf8)))?.code == .malformed)
+        #expect(await Self.failure(Self.request(Array(#"{"detail-type":7,"source":"aws.ses"}"#.utf8)))?.code == .malformed)
+        // A detail-type that is not a string, or names neither an email event nor an account event,
+        // is set aside (quarantined), never answered 200 unread.
+        for detailType in [7 as Any, "email sent", "Something New", ["Email Sent"]] {
+            var odd = record
+            odd["detail-type"] = detailType
+            #expect(await Self.failure(Self.request(try body(odd)))?.code == .malformed, "\(detailType)")
+        }
+        var cloudTrail = record
+        cloudTrail["detail-type"] = "AWS API Call via CloudTrail"
+        let trail = try await SESEventBridgeProvider().receive(
+            Self.request(try body(cloudTrail)), source: "default", credentials: Self.credentials, now: Date())
+        #expect(trail.events.isEmpty && trail.rejected.isEmpty)
     }
 
     @Test func aRetriedEventHasTheSameKeysAndAnotherEventOtherKeys() async throws {

@@ -11,8 +11,9 @@ import Foundation
 /// whose `detail` is the same SES event record SNS carries (``SESNormalizer``); one naming several
 /// recipients becomes one event per recipient, keyed by the EventBridge event id, which a retried
 /// delivery repeats. A rule whose input path is `$.detail` sends the record alone; it is read too,
-/// keyed by what it describes. Events of `aws.ses` that are not about a message (sending status,
-/// advisor recommendations) are answered 200 with no event.
+/// keyed by what it describes. The `aws.ses` events that are about the account (sending status,
+/// advisor recommendations, API calls) are answered 200 with no event; any other detail-type that
+/// is not an `Email …` event is quarantined.
 ///
 /// An API destination retries 429 and 5xx for up to 24 hours and drops other 4xx answers.
 public struct SESEventBridgeProvider: WebhookProvider {
@@ -21,6 +22,9 @@ public struct SESEventBridgeProvider: WebhookProvider {
     public static let apiKeyHeader = "x-api-key"
 
     public init() {}
+
+    /// The `aws.ses` detail-types that are not about a message (EventBridge's event reference).
+    static let accountEvents = ["Sending Status ", "Advisor Recommendation Status ", "AWS API Call via CloudTrail"]
 
     public func authenticate(
         _ request: WebhookRequest, credentials: SourceCredentials, now: Date
@@ -36,7 +40,7 @@ public struct SESEventBridgeProvider: WebhookProvider {
     }
 
     static func events(_ body: JSONObject, raw: [UInt8], source: String, receivedAt: Date) throws(WebhookError) -> [EmailEvent] {
-        guard let detailType = body.text("detail-type") else {
+        guard let detailType = body.storage["detail-type"] else {
             // The record alone (input path `$.detail`): no envelope id, so its bytes, which a retry
             // repeats, name it.
             guard body.text("eventType") ?? body.text("notificationType") != nil else {
@@ -46,10 +50,17 @@ public struct SESEventBridgeProvider: WebhookProvider {
                 body, raw: raw, deliveryId: EventKey.content(raw), fallbackTime: "", provider: .sesEventBridge,
                 source: source, receivedAt: receivedAt)
         }
-        guard body.text("source") == "aws.ses" else {
-            throw WebhookError(.malformed, "EventBridge event from \(body.text("source") ?? "no source"), not aws.ses")
+        guard body.storage["source"] as? String == "aws.ses" else {
+            let source = (body.storage["source"] as? String).map { String($0.prefix(64)) } ?? "no source"
+            throw WebhookError(.malformed, "EventBridge event from \(source), not aws.ses")
         }
-        guard detailType.hasPrefix("Email ") else { return [] }  // sending status, advisor: not about a message
+        guard let detailType = detailType as? String else { throw WebhookError(.malformed, "detail-type is not a string") }
+        // Of aws.ses, only these are about the account rather than a message: answered with no event.
+        // Any other detail-type that is not an email event is set aside, never dropped unread.
+        if Self.accountEvents.contains(where: detailType.hasPrefix) { return [] }
+        guard detailType.hasPrefix("Email ") else {
+            throw WebhookError(.malformed, "detail-type \(String(detailType.prefix(64))) is not an SES email event")
+        }
         guard let id = body.text("id") else { throw WebhookError(.malformed, "EventBridge event has no id") }
         guard let detail = body.object("detail"), let range = JSONScanner.valueRange(ofTopLevelKey: "detail", in: raw) else {
             throw WebhookError(.malformed, "EventBridge event has no detail object")

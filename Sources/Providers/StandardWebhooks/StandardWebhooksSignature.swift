@@ -8,6 +8,11 @@ import Foundation
 /// mix both kinds, so a sender can move from symmetric to asymmetric keys without a gap; an entry
 /// of another version is skipped. Headers may carry the `webhook-` or the `svix-` prefix.
 public enum StandardWebhooksSignature {
+    /// Signature entries looked at per request.
+    static let maxEntries = 10
+    /// The spec's shortest secret: a shorter HMAC key can be guessed.
+    static let minimumSecretBytes = 24
+
     /// Verifies and returns the message id (the replay nonce and the dedup key).
     static func verify(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) throws(WebhookError) -> String? {
         let prefix = request.headers["webhook-id"] != nil ? "webhook-" : "svix-"
@@ -17,19 +22,23 @@ public enum StandardWebhooksSignature {
             throw WebhookError(.missingCredentials, "missing webhook-id/-timestamp/-signature (or svix-) headers")
         }
         guard let seconds = Int64(timestamp) else { throw WebhookError(.badSignature, "timestamp is not an integer") }
+        // The window first, as the reference libraries do: a stale request costs no hashing.
+        try ReplayWindow.check(Double(seconds), window: credentials.replayWindow, now: now)
         var signed = Array("\(id).\(timestamp).".utf8)
         signed.append(contentsOf: request.body)
-        let entries = header.split(separator: " ").compactMap(Entry.init)
+        // Each entry costs a pass over the whole body, so only the first few count; a sender lists
+        // one per secret it signs with (two while rotating).
+        let entries = header.split(separator: " ").prefix(Self.maxEntries).compactMap(Entry.init)
         guard !entries.isEmpty else { throw WebhookError(.badSignature, "no v1 or v1a signature in the signature header") }
         let keys = Keys(credentials.secrets)
+        let macs = keys.symmetric.map { Data(HMAC<SHA256>.authenticationCode(for: signed, using: $0)) }
         let valid = entries.contains { entry in
             switch entry {
-            case .v1(let mac): keys.symmetric.contains { HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: signed, using: $0) }
+            case .v1(let mac): macs.contains { ConstantTime.equals($0, mac) }
             case .v1a(let signature): keys.public.contains { $0.isValidSignature(signature, for: signed) }
             }
         }
         guard valid else { throw WebhookError(.badSignature, "no signature matches a configured secret or public key") }
-        try ReplayWindow.check(Double(seconds), window: credentials.replayWindow, now: now)
         return id
     }
 
@@ -50,7 +59,8 @@ public enum StandardWebhooksSignature {
             return publicKey(secret) == nil ? "a whpk_ key must be the base64 of a 32-byte Ed25519 public key" : nil
         }
         if secret.hasPrefix("whsk_") { return "whsk_ is the sender's private key: configure its public key (whpk_…)" }
-        return key(secret) == nil ? "not a whsec_ secret (base64 after the prefix)" : nil
+        guard let key = key(secret) else { return "not a whsec_ secret (base64 after the prefix)" }
+        return key.bitCount / 8 < minimumSecretBytes ? "shorter than \(minimumSecretBytes) bytes: anyone could guess it" : nil
     }
 
     private static func base64(_ text: String) -> Data? {

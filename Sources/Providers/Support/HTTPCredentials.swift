@@ -11,13 +11,14 @@ import Foundation
 enum HTTPCredentials {
     static func verify(_ request: WebhookRequest, credentials: SourceCredentials, apiKeyHeader: String? = nil) throws(WebhookError) {
         if credentials.secrets.isEmpty && credentials.allowUnauthenticated { return }
-        if let apiKeyHeader, let key = request.headers[apiKeyHeader] {
-            guard matches(Array(key.trimmed.utf8), credentials.secrets) else {
+        // A key that matches authenticates. One that does not still lets Authorization speak: a
+        // proxy in front may add a header of that name for itself.
+        let apiKey = apiKeyHeader.flatMap { request.headers[$0] }
+        if let apiKey, matches(Array(apiKey.trimmed.utf8), credentials.secrets) { return }
+        guard let header = request.headers["authorization"]?.trimmed, !header.isEmpty else {
+            if apiKey != nil, let apiKeyHeader {
                 throw WebhookError(.badSignature, "\(apiKeyHeader) does not match any configured secret")
             }
-            return
-        }
-        guard let header = request.headers["authorization"]?.trimmed, !header.isEmpty else {
             let also = apiKeyHeader.map { " or \($0)" } ?? ""
             throw WebhookError(
                 .missingCredentials, "no Authorization\(also) header (configure basic auth or a bearer token at the ESP)")
