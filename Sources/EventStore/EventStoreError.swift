@@ -30,6 +30,11 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "postgres \(code.rawValue)\(sqlState.map { " \($0)" } ?? ""): \(message)" }
 
+    /// A refusal by a constraint (class 23: NOT NULL, CHECK, unique, foreign key) rather than of a
+    /// value itself (21, 22, 54): the one kind of refusal a migration can bring about for every
+    /// event alike, which a worker must not mistake for the events' fault.
+    public var isConstraintRefusal: Bool { code == .rejected && sqlState?.hasPrefix("23") == true }
+
     /// Classifies whatever PostgresNIO threw.
     static func from(_ error: any Error) -> EventStoreError {
         if let error = error as? EventStoreError { return error }

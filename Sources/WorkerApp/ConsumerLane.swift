@@ -194,7 +194,7 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
                 }
             }
         }
-        if batch.count > 1, refused.count == batch.count, refused.allSatisfy({ $0.error.sqlState?.hasPrefix("23") == true }),
+        if batch.count > 1, refused.count == batch.count, refused.allSatisfy(\.error.isConstraintRefusal),
             let first = refused.first
         {
             throw EventStoreError(

@@ -22,6 +22,8 @@ import Testing
     ])
     func sqlStateClasses(state: String, code: EventStoreError.Code) {
         #expect(EventStoreError.classify(state) == code, "\(state)")
+        let error = EventStoreError(EventStoreError.classify(state), "x", sqlState: state)
+        #expect(error.isConstraintRefusal == state.hasPrefix("23"), "\(state): only class 23 is a constraint refusal")
     }
 
     @Test(arguments: [[0], [500], [999], [0, 1, 2], [3, 97, 211, 333, 480, 512, 640, 777, 901, 998]])
