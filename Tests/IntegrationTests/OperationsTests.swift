@@ -157,7 +157,13 @@ import WorkerApp
 
     @Test func workerMetricsCountStoredDuplicatesDeadLettersAndStreamState() async throws {
         try await TestEnvironment.withDatabase { database, store in
-            let configuration = TestEnvironment.configuration(database: database)
+            // Exact counts: a lane must not reclaim its sibling's batch because a loaded machine
+            // made that commit take longer than the usual 2 s (a reclaim rightly counts again).
+            let configuration = {
+                var configuration = TestEnvironment.configuration(database: database)
+                configuration.worker.claimMinIdleMilliseconds = 120_000
+                return configuration
+            }()
             let redis = TestEnvironment.redis()
             let run = TestEnvironment.unique("wops")
             let events = ResilienceTests.events(40, run: run)
