@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "postwire-ingress", targets: ["PostwireIngress"]),
         .executable(name: "postwire-worker", targets: ["PostwireWorker"]),
+        .executable(name: "postwire-dispatcher", targets: ["PostwireDispatcher"]),
         .executable(name: "postwire", targets: ["PostwireCLI"]),
     ],
     dependencies: [
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Pure core.
@@ -79,6 +81,12 @@ let package = Package(
         .target(
             name: "RedisSetup",
             dependencies: ["PostwireConfig", "RedisStreams", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // What `PostgresSettings` mean to PostgresNIO; the worker, the dispatcher and the CLI share it.
+        .target(
+            name: "PostgresSetup",
+            dependencies: ["PostwireConfig", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -133,12 +141,30 @@ let package = Package(
         .target(
             name: "WorkerApp",
             dependencies: [
-                "EmailEvents", "RedisStreams", "RedisSetup", "EventStore", "PostwireConfig", "Operations",
+                "EmailEvents", "RedisStreams", "RedisSetup", "PostgresSetup", "EventStore", "PostwireConfig", "Operations",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Outbound webhooks: claims due deliveries from PostgreSQL's outbox, signs them (Standard
+        // Webhooks) and POSTs them. Only postwire-dispatcher links the HTTP client.
+        .target(
+            name: "DispatcherApp",
+            dependencies: [
+                "EventStore", "PostgresSetup", "PostwireConfig", "Operations",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
@@ -174,9 +200,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "PostwireDispatcher",
+            dependencies: [
+                "DispatcherApp", "PostwireConfig", "Operations", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "PostwireCLI",
             dependencies: [
-                "EmailEvents", "Providers", "ProviderSamples", "EventStore", "PostwireConfig", "WorkerApp", "OperatorTools",
+                "EmailEvents", "Providers", "ProviderSamples", "EventStore", "PostgresSetup", "PostwireConfig", "WorkerApp",
+                "OperatorTools",
                 "RedisStreams", "RedisSetup", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -236,6 +271,9 @@ let package = Package(
         .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams"], swiftSettings: swiftSettings),
         .testTarget(name: "PostwireConfigTests", dependencies: ["PostwireConfig"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "DispatcherAppTests", dependencies: ["DispatcherApp", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "IngressAppTests",
             dependencies: [
                 "IngressApp", "Providers", "EmailEvents", "PostwireConfig", .product(name: "Crypto", package: "swift-crypto"),
@@ -255,7 +293,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "EmailEvents", "Providers", "ProviderSamples", "RedisStreams", "RedisSetup", "EventStore", "IngressApp",
-                "WorkerApp", "OperatorTools", "PostwireConfig", "Operations", "LoadGen",
+                "WorkerApp", "OperatorTools", "PostwireConfig", "Operations", "LoadGen", "DispatcherApp", "PostgresSetup",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -11,6 +11,8 @@ extension EventStore {
         "email_events", "event_counts_hourly", "domain_counts_hourly", "unique_counts_hourly", "message_status",
         "recipient_engagement", "suppressions", "processing_stats_hourly", "processing_delay_hourly", "alerts", "daily_counts",
         "daily_rates", "recipient_engagement_scores", "active_suppressions", "processing_stats",
+        // Not webhook_endpoints: it holds the signing secrets.
+        "webhook_deliveries", "webhook_attempts", "webhook_alerts",
     ]
 
     public enum AnalystRoleOutcome: Sendable, Equatable {

@@ -72,10 +72,27 @@ extension EventStore {
     /// only for the tail and the commit (docs/PERFORMANCE.md, worker).
     static func derive(_ policy: AnalyticsPolicy) -> [PostgresQuery] {
         [
-            insertMessages, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes,
+            insertMessages, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes, offerToEndpoints,
             hourlyCounts, uniqueCounts, domainCounts,
         ]
     }
+
+    /// The outbox (docs/DELIVERY.md): one delivery per new event and enabled endpoint whose filter
+    /// it passes, in the transaction that stores the event, so an event is offered exactly once
+    /// per endpoint whatever retried the batch, and an ESP's duplicate (never in `batch_new`) is
+    /// never offered. No endpoint: an empty join.
+    static let offerToEndpoints: PostgresQuery = """
+        INSERT INTO webhook_deliveries (endpoint_id, provider, event_key, occurred_at, event_type)
+        SELECT e.id, b.provider, b.event_key, b.occurred_at, b.event_type
+        FROM batch_new b JOIN webhook_endpoints e ON e.enabled
+            AND (cardinality(e.event_types) = 0 OR b.event_type = ANY (e.event_types))
+            AND (cardinality(e.providers) = 0 OR b.provider = ANY (e.providers))
+            AND (cardinality(e.sources) = 0 OR b.source = ANY (e.sources))
+            AND (cardinality(e.campaigns) = 0 OR b.campaign = ANY (e.campaigns))
+            AND (cardinality(e.sender_domains) = 0 OR lower(b.sender_domain) = ANY (e.sender_domains))
+        ORDER BY e.id, b.provider, b.event_key
+        ON CONFLICT DO NOTHING
+        """
 
     static let hourlyCounts: PostgresQuery = """
         INSERT INTO event_counts_hourly AS c

@@ -79,6 +79,7 @@ enum Migrations {
                 "ALTER TABLE email_events ADD COLUMN occurred_at_estimated boolean NOT NULL DEFAULT false",
                 ensurePartitionsRaceFree,
             ]),
+        outbound,
     ]
 
     static let ensurePartitionsRaceFree = """

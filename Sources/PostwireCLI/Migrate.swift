@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventStore
 import PostgresNIO
+import PostgresSetup
 import PostwireConfig
 import WorkerApp
 

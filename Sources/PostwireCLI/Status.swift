@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import OperatorTools
 import PostgresNIO
+import PostgresSetup
 import PostwireConfig
 import RedisSetup
 import RedisStreams

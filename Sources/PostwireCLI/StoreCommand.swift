@@ -1,6 +1,7 @@
 import EventStore
 import Logging
 import PostgresNIO
+import PostgresSetup
 import PostwireConfig
 import WorkerApp
 

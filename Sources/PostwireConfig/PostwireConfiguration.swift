@@ -1,4 +1,4 @@
-/// Everything the three executables read, with its defaults: this file is the one place the
+/// Everything the executables read, with its defaults: this file is the one place the
 /// defaults live. `Config/postwire.json` spells the same values out (a test keeps them equal), a
 /// file named by `POSTWIRE_CONFIG` or `--config` may change any of them, and environment
 /// variables override both (see ``ConfigurationLoader``). Secrets are never here: they come from
@@ -9,6 +9,7 @@ public struct PostwireConfiguration: Codable, Sendable, Equatable {
     public var postgres = PostgresSettings()
     public var worker = WorkerSettings()
     public var analytics = AnalyticsSettings()
+    public var dispatcher = DispatcherSettings()
     /// One entry per ESP account that may post to the ingress.
     public var sources: [SourceSettings] = [
         SourceSettings(provider: "mailgun", name: "default"),
@@ -146,6 +147,64 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     public var metricsPort = 9102
 
     public init() {}
+}
+
+/// postwire-dispatcher: outbound webhooks to the team's own systems (docs/DELIVERY.md).
+public struct DispatcherSettings: Codable, Sendable, Equatable {
+    /// How often an endpoint with nothing due looks for due deliveries again.
+    public var pollIntervalMilliseconds = 250
+    /// How often the list of endpoints (added, changed, disabled) is read again.
+    public var endpointRefreshMilliseconds = 5000
+    /// One attempt's whole time: connecting, sending and the answer. Longer counts as a failure.
+    public var requestTimeoutMilliseconds = 15_000
+    public var connectTimeoutMilliseconds = 5000
+    /// Waits before the second, third, … attempt (`5s`, `5m`, `2h`, `1d`), each varied by up to
+    /// `retryJitter` of itself; after the last, the delivery fails. About a day in all.
+    public var retrySchedule = ["5s", "5m", "30m", "2h", "5h", "10h"]
+    public var retryJitter = 0.1
+    /// A 429 or 503 with `Retry-After` waits that long (this at most) instead of the schedule's step.
+    public var maxRetryAfterSeconds = 21_600
+    /// An endpoint that has answered nothing but failures for this long is disabled, with an alert
+    /// row in `webhook_alerts`.
+    public var disableAfterFailingSeconds = 432_000
+    /// Requests one dispatcher has in flight to one endpoint at most; endpoints never share them.
+    public var concurrencyPerEndpoint = 4
+    /// How much of a receiver's answer each attempt keeps.
+    public var responseExcerptBytes = 512
+    /// Endpoints for immutable deployments, made or updated at start (`managed_by = config`); each
+    /// one's secret is `POSTWIRE_ENDPOINT_SECRET_<NAME>` (see ``EndpointSettings``).
+    public var endpoints: [EndpointSettings] = []
+    /// The operations port: `/metrics`, `/healthz`, `/readyz`. 0 picks a free port; -1 turns it off.
+    public var metricsHost = "0.0.0.0"
+    public var metricsPort = 9103
+
+    public init() {}
+}
+
+/// An endpoint the dispatcher's configuration declares.
+public struct EndpointSettings: Codable, Sendable, Equatable {
+    public var name: String
+    public var url: String
+    public var description: String?
+    /// Event types (`bounced` or `email.bounced`), providers, sources, campaigns, sender domains;
+    /// absent or empty: all.
+    public var eventTypes: [String]?
+    public var providers: [String]?
+    public var sources: [String]?
+    public var campaigns: [String]?
+    public var senderDomains: [String]?
+    /// Events per request; 1 (absent) sends each on its own, more sends JSON arrays.
+    public var batchSize: Int?
+    /// Requests per second at most.
+    public var rateLimit: Double?
+
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
+
+    /// `POSTWIRE_ENDPOINT_SECRET_CRM` for the endpoint `crm`; `…_FILE` names a file instead.
+    public var secretVariable: String { "POSTWIRE_ENDPOINT_SECRET_" + Secrets.variablePart(name) }
 }
 
 /// The analysts' rules (docs/ANALYTICS.md).

@@ -2,6 +2,7 @@ import EmailEvents
 import EventStore
 import Logging
 import PostgresNIO
+import PostgresSetup
 import PostwireConfig
 import RedisSetup
 import ServiceLifecycle

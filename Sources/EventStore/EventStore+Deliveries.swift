@@ -1,0 +1,213 @@
+import Foundation
+import PostgresNIO
+
+/// A delivery the dispatcher claimed: leased to it until the lease ends (then any dispatcher may
+/// claim it again, so a dispatcher that dies mid-request costs a second attempt, never a loss).
+public struct ClaimedDelivery: Sendable, Equatable {
+    public var id: Int64
+    /// This attempt's number, from 1.
+    public var attempt: Int
+    public var eventID: String
+    /// The payload's text; nil when the event is no longer stored (retention removed it).
+    public var payload: String?
+
+    public init(id: Int64, attempt: Int, eventID: String, payload: String?) {
+        self.id = id
+        self.attempt = attempt
+        self.eventID = eventID
+        self.payload = payload
+    }
+}
+
+/// What became of one request's deliveries.
+public enum DeliveryOutcome: Sendable, Equatable {
+    case delivered
+    /// Try again at this time.
+    case retry(at: Date)
+    /// No more attempts: the schedule is spent, or the event is gone.
+    case failed
+    /// The endpoint stopped taking events (410, or disabled for failing): the deliveries wait,
+    /// due at once, for it to be enabled again.
+    case held
+}
+
+/// One attempt as `webhook_attempts` records it.
+public struct AttemptRecord: Sendable, Equatable {
+    public var webhookID: String
+    public var attemptedAt: Date
+    /// The HTTP status; nil when no answer came (refused, timed out, reset).
+    public var status: Int?
+    public var latencyMilliseconds: Double
+    public var error: String?
+    public var responseExcerpt: String?
+
+    public init(
+        webhookID: String, attemptedAt: Date, status: Int?, latencyMilliseconds: Double, error: String? = nil,
+        responseExcerpt: String? = nil
+    ) {
+        self.webhookID = webhookID
+        self.attemptedAt = attemptedAt
+        self.status = status
+        self.latencyMilliseconds = latencyMilliseconds
+        self.error = error
+        self.responseExcerpt = responseExcerpt
+    }
+}
+
+/// An endpoint's queue, for metrics and `postwire endpoints list`.
+public struct EndpointBacklog: Sendable, Equatable {
+    public var endpoint: String
+    public var pending: Int
+    /// Pending deliveries whose time has come.
+    public var due: Int
+    /// How long the longest-waiting due delivery has waited, in seconds (0: none due).
+    public var oldestDueSeconds: Double
+    public var failed: Int
+}
+
+extension EventStore {
+    /// Claims up to `limit` due deliveries of one endpoint, oldest due first, leased for `lease`
+    /// seconds. `SKIP LOCKED`: dispatchers claiming at once take different rows and never wait.
+    public func claimDeliveries(endpoint: Int64, limit: Int, lease: TimeInterval) async throws(EventStoreError) -> [ClaimedDelivery] {
+        let query: PostgresQuery = """
+            WITH due AS (
+                SELECT id FROM webhook_deliveries
+                WHERE endpoint_id = \(endpoint) AND status = 'pending' AND due_at <= now()
+                ORDER BY due_at, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED
+            ), leased AS (
+                UPDATE webhook_deliveries d SET due_at = now() + \(lease) * interval '1 second', attempts = d.attempts + 1
+                FROM due WHERE d.id = due.id
+                RETURNING d.id, d.attempts, d.provider, d.event_key, d.occurred_at
+            )
+            SELECT l.id, l.attempts, \(unescaped: WebhookPayload.eventID("l")), \(unescaped: WebhookPayload.sql)
+            FROM leased l LEFT JOIN email_events e
+                ON e.provider = l.provider AND e.event_key = l.event_key AND e.occurred_at = l.occurred_at
+            ORDER BY l.id
+            """
+        do {
+            var claimed: [ClaimedDelivery] = []
+            for try await (id, attempt, eventID, payload) in try await client.query(query, logger: logger).decode(
+                (Int64, Int32, String, String?).self)
+            {
+                claimed.append(ClaimedDelivery(id: id, attempt: Int(attempt), eventID: eventID, payload: payload))
+            }
+            return claimed
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+
+    /// Records one request's attempt for each of its deliveries and what became of them, in one
+    /// statement. A delivery already delivered (by a dispatcher whose lease ran out while its
+    /// request was still under way) stays as it was: delivered is recorded once.
+    public func record(
+        _ deliveries: [ClaimedDelivery], attempt: AttemptRecord, outcome: DeliveryOutcome
+    ) async throws(EventStoreError) {
+        let status: String
+        var due: Date? = nil
+        switch outcome {
+        case .delivered: status = "delivered"
+        case .failed: status = "failed"
+        case .retry(let at):
+            status = "pending"
+            due = at
+        case .held:
+            status = "pending"
+            due = Date()
+        }
+        let ids = deliveries.map(\.id)
+        let numbers = deliveries.map { Int32($0.attempt) }
+        let httpStatus = attempt.status.map(Int32.init)
+        let query: PostgresQuery = """
+            WITH attempts AS (
+                INSERT INTO webhook_attempts (delivery_id, webhook_id, attempt, attempted_at, status, latency_ms, error, response_excerpt)
+                SELECT id, \(attempt.webhookID), n, \(attempt.attemptedAt), \(httpStatus), \(attempt.latencyMilliseconds),
+                    \(attempt.error), \(attempt.responseExcerpt)
+                FROM unnest(\(ids)::int8[], \(numbers)::int4[]) AS t(id, n)
+            )
+            UPDATE webhook_deliveries SET status = \(status), due_at = coalesce(\(due), due_at),
+                delivered_at = CASE WHEN \(status) = 'delivered' THEN now() END, last_status = \(httpStatus),
+                last_error = \(attempt.error)
+            WHERE id = ANY (\(ids)::int8[]) AND status = 'pending'
+            """
+        do {
+            try await client.query(query, logger: logger)
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+
+    /// An answer in 2xx: the endpoint is healthy again.
+    public func endpointSucceeded(_ id: Int64) async throws(EventStoreError) {
+        do {
+            try await client.query(
+                "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = \(id) AND failing_since IS NOT NULL", logger: logger)
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+
+    /// A failed attempt: notes since when the endpoint fails and answers whether that is longer
+    /// than `disableAfter` seconds.
+    public func endpointFailed(_ id: Int64, disableAfter: TimeInterval) async throws(EventStoreError) -> Bool {
+        do {
+            let rows = try await client.query(
+                """
+                WITH e AS (
+                    UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()) WHERE id = \(id)
+                    RETURNING failing_since
+                )
+                SELECT failing_since < now() - \(disableAfter) * interval '1 second' FROM e
+                """, logger: logger)
+            var expired = false
+            for try await value in rows.decode(Bool.self) { expired = value }
+            return expired
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+
+    /// Disables an endpoint and writes an alert row, once: answers false when it was disabled already.
+    @discardableResult
+    public func disableEndpoint(_ id: Int64, kind: String, message: String) async throws(EventStoreError) -> Bool {
+        do {
+            let rows = try await client.query(
+                """
+                WITH d AS (
+                    UPDATE webhook_endpoints SET enabled = false, disabled_reason = \(message), updated_at = now()
+                    WHERE id = \(id) AND enabled RETURNING id
+                )
+                INSERT INTO webhook_alerts (endpoint_id, kind, message) SELECT id, \(kind), \(message) FROM d RETURNING 1
+                """, logger: logger)
+            var disabled = false
+            for try await _ in rows { disabled = true }
+            return disabled
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+
+    /// Every endpoint's queue.
+    public func backlogs() async throws(EventStoreError) -> [EndpointBacklog] {
+        do {
+            let rows = try await client.query(
+                """
+                SELECT e.name,
+                       count(d.id) FILTER (WHERE d.status = 'pending')::int8,
+                       count(d.id) FILTER (WHERE d.status = 'pending' AND d.due_at <= now())::int8,
+                       coalesce(extract(epoch FROM now() - min(d.due_at) FILTER (WHERE d.status = 'pending' AND d.due_at <= now())), 0)::float8,
+                       count(d.id) FILTER (WHERE d.status = 'failed')::int8
+                FROM webhook_endpoints e LEFT JOIN webhook_deliveries d ON d.endpoint_id = e.id AND d.status <> 'delivered'
+                GROUP BY e.name ORDER BY e.name
+                """, logger: logger)
+            var result: [EndpointBacklog] = []
+            for try await (name, pending, due, oldest, failed) in rows.decode((String, Int64, Int64, Double, Int64).self) {
+                result.append(
+                    EndpointBacklog(endpoint: name, pending: Int(pending), due: Int(due), oldestDueSeconds: oldest, failed: Int(failed)))
+            }
+            return result
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+}
