@@ -13,7 +13,8 @@ import UnixSignals
 /// operations port and the dispatcher. The executable and the integration tests build the same group.
 public enum DispatcherAssembly {
     public static func buildServiceGroup(
-        configuration: PostwireConfiguration, secrets: Secrets, logger: Logger, metrics: MetricsRegistry = MetricsRegistry()
+        configuration: PostwireConfiguration, secrets: Secrets, logger: Logger, metrics: MetricsRegistry = MetricsRegistry(),
+        onOperationsRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws(ConfigurationError) -> ServiceGroup {
         let settings = try DispatchSettings(configuration.dispatcher)
         let drafts = try configuration.dispatcher.endpoints.map { endpoint throws(ConfigurationError) in
@@ -49,7 +50,7 @@ public enum DispatcherAssembly {
                     } catch {
                         return "postgresql is unreachable: \(error)"
                     }
-                })
+                }, onServerRunning: onOperationsRunning)
             services.append(.init(service: operations))
         }
         services.append(.init(service: dispatcher, successTerminationBehavior: .gracefullyShutdownGroup))

@@ -2,11 +2,11 @@ import EmailEvents
 import EventStore
 import Foundation
 import PostgresNIO
+import PostgresSetup
 import PostwireConfig
 import RedisStreams
 import Testing
 import WorkerApp
-import PostgresSetup
 
 /// Events PostgreSQL cannot take, among good ones, through the real worker and PostgreSQL: the
 /// good ones are committed at once, each bad one is dead-lettered alone with the SQLSTATE and
