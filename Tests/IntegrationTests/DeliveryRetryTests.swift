@@ -1,0 +1,151 @@
+import EmailEvents
+import EventStore
+import Foundation
+import PostgresNIO
+import PostwireConfig
+import Testing
+
+/// Retries as the receiver misbehaves: an outage of two minutes, rate limiting with
+/// `Retry-After`, a schedule spent, an endpoint failing for too long, a dispatcher killed with
+/// a request in flight.
+@Suite struct DeliveryRetryTests {
+    static func attempts(_ store: EventStore, _ endpoint: String) async throws -> [(DeliveryRow, [AttemptRow])] {
+        var result: [(DeliveryRow, [AttemptRow])] = []
+        for row in try await store.deliveries(DeliverySelection(endpoint: endpoint), limit: 1000) {
+            result.append((row, try await store.attempts(delivery: row.id)))
+        }
+        return result
+    }
+
+    /// Gaps between consecutive attempts, in seconds.
+    static func gaps(_ attempts: [AttemptRow]) -> [Double] {
+        zip(attempts.dropFirst(), attempts).map { $0.attemptedAt.timeIntervalSince($1.attemptedAt) }
+    }
+
+    /// 500 for two minutes, then 204: every event arrives, each attempt on the schedule
+    /// (5 s, 20 s, 40 s, 60 s, 60 s here, without jitter, so the times can be checked).
+    @Test func aTwoMinuteOutageIsRiddenOutOnTheSchedule() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let secret = WebhookSecret.generate()
+            let receiver = try await WebhookReceiver.start(secrets: [secret], ["--fail-for", "120", "--fail-status", "500"])
+            defer { Task { await receiver.stop() } }
+            try await store.addEndpoint(EndpointDraft(name: "outage", url: receiver.url, secret: secret))
+            var configuration = TestEnvironment.configuration(database: database)
+            DispatcherHarness.configure(&configuration)
+            configuration.dispatcher.retrySchedule = ["5s", "20s", "40s", "60s", "60s"]
+            configuration.dispatcher.retryJitter = 0
+            let schedule: [Double] = [5, 20, 40, 60]
+
+            try await DispatcherHarness.withDispatcher(configuration) {
+                _ = try await store.write((0..<3).map { DeliveryTests.event("o\($0)", .bounced) })
+                try await TestEnvironment.eventually(timeout: .seconds(180), "all three delivered after the outage") {
+                    receiver.acceptedEvents().count == 3
+                }
+            }
+            for (row, attempts) in try await Self.attempts(store, "outage") {
+                #expect(row.status == "delivered")
+                #expect(attempts.map(\.status) == [500, 500, 500, 500, 204], "\(attempts.map(\.status))")
+                let gaps = Self.gaps(attempts)
+                print("delivery \(row.id): attempts \(gaps.map { String(format: "%.2f", $0) }.joined(separator: ", ")) s apart")
+                for (gap, step) in zip(gaps, schedule) {
+                    #expect(gap >= step - 0.05 && gap < step + 1.5, "a gap of \(gap) s for a step of \(step) s")
+                }
+            }
+            #expect(receiver.requests().allSatisfy { !$0.verifiedBy.isEmpty })
+        }
+    }
+
+    /// 429 with `Retry-After: 2` is tried again after 2 s, not the schedule's 5 s.
+    @Test func retryAfterIsHonoured() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let secret = WebhookSecret.generate()
+            let receiver = try await WebhookReceiver.start(
+                secrets: [secret], ["--fail-for", "3", "--fail-status", "429", "--retry-after", "2"])
+            defer { Task { await receiver.stop() } }
+            try await store.addEndpoint(EndpointDraft(name: "limited", url: receiver.url, secret: secret))
+            var configuration = TestEnvironment.configuration(database: database)
+            DispatcherHarness.configure(&configuration)
+            configuration.dispatcher.retryJitter = 0
+            try await DispatcherHarness.withDispatcher(configuration) {
+                _ = try await store.write([DeliveryTests.event("l0", .delivered)])
+                try await TestEnvironment.eventually("delivered") { receiver.acceptedEvents().count == 1 }
+            }
+            let (row, attempts) = try #require(try await Self.attempts(store, "limited").first)
+            #expect(row.status == "delivered" && attempts.first?.status == 429 && attempts.last?.status == 204)
+            for gap in Self.gaps(attempts) { #expect(gap >= 1.95 && gap < 3.5, "\(gap) s after a Retry-After of 2 s") }
+        }
+    }
+
+    /// A schedule spent marks the deliveries failed; `deliveries retry` gives them the schedule
+    /// again; an endpoint failing longer than `disableAfterFailingSeconds` is disabled with an alert.
+    @Test func spentSchedulesFailAndLongFailuresDisable() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let secret = WebhookSecret.generate()
+            let receiver = try await WebhookReceiver.start(secrets: [secret], ["--status", "500"])
+            defer { Task { await receiver.stop() } }
+            try await store.addEndpoint(EndpointDraft(name: "broken", url: receiver.url, secret: secret))
+            var configuration = TestEnvironment.configuration(database: database)
+            DispatcherHarness.configure(&configuration)
+            configuration.dispatcher.retrySchedule = ["200ms", "200ms"]
+            try await DispatcherHarness.withDispatcher(configuration) {
+                _ = try await store.write([DeliveryTests.event("b0", .delivered)])
+                try await TestEnvironment.eventually("failed after three attempts") {
+                    try await store.deliveries(DeliverySelection(endpoint: "broken", status: "failed"), limit: 10).count == 1
+                }
+                #expect(receiver.requests().count == 3)
+                #expect(try await store.retryDeliveries(DeliverySelection(endpoint: "broken", status: "failed")) == 1)
+                try await TestEnvironment.eventually("failed again after three more") {
+                    let failed = try await store.deliveries(DeliverySelection(endpoint: "broken", status: "failed"), limit: 10)
+                    return receiver.requests().count == 6 && failed.count == 1
+                }
+            }
+            #expect(try await store.endpoint(named: "broken")?.enabled == true, "6 failures in a second do not disable it")
+
+            configuration.dispatcher.retrySchedule = ["300ms", "300ms", "300ms", "300ms", "300ms", "300ms", "300ms", "300ms"]
+            configuration.dispatcher.disableAfterFailingSeconds = 1
+            try await DispatcherHarness.withDispatcher(configuration) {
+                _ = try await store.write([DeliveryTests.event("b1", .delivered)])
+                try await TestEnvironment.eventually("disabled for failing") { try await store.endpoint(named: "broken")?.enabled == false }
+            }
+            let endpoint = try #require(try await store.endpoint(named: "broken"))
+            #expect(endpoint.disabledReason?.contains("failed for 1 s") == true)
+            let kinds = try await TestEnvironment.withClient(database: database) { client in
+                try await client.query("SELECT kind FROM webhook_alerts", logger: TestEnvironment.logger).decode(String.self)
+                    .reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(kinds == ["disabled_failing"])
+        }
+    }
+
+    /// A dispatcher SIGKILLed while its request is at the receiver: once the lease ends another
+    /// dispatcher sends it again; it is recorded delivered once.
+    @Test func aDeliveryLeasedByAKilledDispatcherIsSentAgain() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let secret = WebhookSecret.generate()
+            let receiver = try await WebhookReceiver.start(secrets: [secret], ["--delay", "1.5"])
+            defer { Task { await receiver.stop() } }
+            try await store.addEndpoint(EndpointDraft(name: "leased", url: receiver.url, secret: secret))
+            var configuration = TestEnvironment.configuration(database: database)
+            DispatcherHarness.configure(&configuration)
+            _ = try await store.write([DeliveryTests.event("k0", .delivered)])
+
+            let victim = try DispatcherHarness.spawn(configuration)
+            try await TestEnvironment.eventually("the request is at the receiver") { !receiver.requests().isEmpty }
+            victim.signal(SIGKILL)
+            _ = try await victim.wait()
+            let killedAt = Date()
+            let rescuer = try DispatcherHarness.spawn(configuration)
+            try await TestEnvironment.eventually(timeout: .seconds(30), "recorded delivered") {
+                try await store.deliveries(DeliverySelection(endpoint: "leased", status: "delivered"), limit: 1).count == 1
+            }
+            rescuer.signal(SIGTERM)
+            _ = try await rescuer.wait()
+            let (row, attempts) = try #require(try await Self.attempts(store, "leased").first)
+            #expect(receiver.requests().count == 2, "sent twice: at least once, never lost")
+            #expect(row.attempts == 2 && attempts.count == 1 && attempts[0].status == 204, "the killed attempt left no record")
+            let resent = try #require(receiver.requests().last).at.timeIntervalSince(killedAt)
+            // The lease is the 2 s request timeout and 5 s.
+            #expect(resent > 3 && resent < 10, "sent again \(resent) s after the kill")
+        }
+    }
+}
