@@ -25,20 +25,22 @@ ensure_packages() {
     command -v swift >/dev/null || die "swift is not on PATH (Swift 6.2 or later is needed)"
 }
 
-# The PyPI `standardwebhooks` package, into .postwire/tools/python (never into the system): the
-# independent verifier Scripts/webhook-receiver and the delivery tests use. Exports PYTHONPATH.
+# The PyPI packages `standardwebhooks` and `jsonschema`, into .postwire/tools/python (never into the
+# system): the independent signature verifier and payload validator Scripts/webhook-receiver and
+# the delivery tests use. Exports PYTHONPATH.
 ensure_standardwebhooks() {
     local target="$POSTWIRE_ROOT/.postwire/tools/python"
     export PYTHONPATH="$target${PYTHONPATH:+:$PYTHONPATH}"
-    python3 -c 'import standardwebhooks' 2>/dev/null && return 0
+    python3 -c 'import standardwebhooks, jsonschema' 2>/dev/null && return 0
     python3 -m pip --version >/dev/null 2>&1 || {
         [ "$(id -u)" = 0 ] || die "missing python3-pip (run as root, or install it with apt-get)"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
     }
-    log "installing standardwebhooks into $target (PyPI)"
+    log "installing standardwebhooks and jsonschema into $target (PyPI)"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-script-location \
-        --upgrade --target "$target" 'standardwebhooks>=1.0,<2' >&2 || die "cannot install standardwebhooks from PyPI"
-    python3 -c 'import standardwebhooks' || die "standardwebhooks is not importable from $target"
+        --upgrade --target "$target" 'standardwebhooks>=1.0,<2' 'jsonschema>=4.18,<5' >&2 ||
+        die "cannot install standardwebhooks and jsonschema from PyPI"
+    python3 -c 'import standardwebhooks, jsonschema' || die "standardwebhooks or jsonschema is not importable from $target"
 }
 
 pg_bin() {

@@ -63,7 +63,8 @@ struct Endpoints: AsyncParsableCommand {
                 let queue = queues[endpoint.name]
                 return [
                     endpoint.name, endpoint.enabled ? "enabled" : "disabled", endpoint.url, describe(endpoint.filter),
-                    "\(endpoint.batchSize)", "\(queue?.pending ?? 0)", "\(queue?.due ?? 0)", String(format: "%.0f", queue?.oldestDueSeconds ?? 0),
+                    "\(endpoint.batchSize)", "\(queue?.pending ?? 0)", "\(queue?.due ?? 0)",
+                    String(format: "%.0f", queue?.oldestDueSeconds ?? 0),
                     "\(queue?.failed ?? 0)",
                 ]
             }
@@ -136,7 +137,8 @@ struct Endpoints: AsyncParsableCommand {
     struct RotateSecret: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rotate-secret",
-            abstract: "Sign with a new secret; the old one keeps signing beside it for --overlap, so the receiver can switch in its own time."
+            abstract:
+                "Sign with a new secret; the old one keeps signing beside it for --overlap, so the receiver can switch in its own time."
         )
         @OptionGroup var options: ConfigOption
         @Argument var name: String
@@ -192,7 +194,9 @@ struct Endpoints: AsyncParsableCommand {
             let count = try await withStore(label: "postwire.endpoints", configFile: options.config) { store, _, _ in
                 try await store.replay(endpoint: name, since: start, until: end)
             }
-            print("offered \(count) event\(count == 1 ? "" : "s") to \(name) again (\(CSVSink.timestamp(start)) to \(CSVSink.timestamp(end)))")
+            print(
+                "offered \(count) event\(count == 1 ? "" : "s") to \(name) again (\(CSVSink.timestamp(start)) to \(CSVSink.timestamp(end)))"
+            )
         }
     }
 }

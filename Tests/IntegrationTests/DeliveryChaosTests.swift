@@ -49,7 +49,8 @@ import Testing
                     filter: EndpointFilter(providers: ["sendgrid"]), batchSize: 10))
             try await store.addEndpoint(
                 EndpointDraft(
-                    name: "nothing", url: receivers["nothing"]!.url, secret: secret, filter: EndpointFilter(campaigns: ["no-such-campaign"])))
+                    name: "nothing", url: receivers["nothing"]!.url, secret: secret, filter: EndpointFilter(campaigns: ["no-such-campaign"])
+                ))
 
             let redis = TestEnvironment.redis()
             try await redis.createGroup(configuration.redis.stream, group: configuration.worker.group)
@@ -93,7 +94,8 @@ import Testing
                 (0..<25).map { i in
                     let kind = sendgridKinds[(b + i) % 4]
                     return (
-                        SampleEvent(espEvent: kind.0, id: "\(run)-sg-\(b)-\(i)", recipient: "s\(b)-\(i)@example.com", occurredAt: now), kind.1
+                        SampleEvent(espEvent: kind.0, id: "\(run)-sg-\(b)-\(i)", recipient: "s\(b)-\(i)@example.com", occurredAt: now),
+                        kind.1
                     )
                 }
             }
@@ -110,7 +112,9 @@ import Testing
                     group.addTask {
                         for round in 0..<8 {
                             try await Task.sleep(for: .milliseconds(1000))
-                            if round % 2 == 0, let victim = children.withLockedValue({ $0.workers.isEmpty ? nil : $0.workers.removeFirst() }) {
+                            if round % 2 == 0,
+                                let victim = children.withLockedValue({ $0.workers.isEmpty ? nil : $0.workers.removeFirst() })
+                            {
                                 victim.signal(SIGKILL)
                                 _ = try? await victim.wait()
                                 killed.withLockedValue { $0.workers += 1 }
@@ -181,6 +185,7 @@ import Testing
                 let received = receiver.acceptedEvents()
                 #expect(Set(received.keys) == offered, "\(name): received exactly the events offered, each at least once")
                 #expect(receiver.requests().allSatisfy { !$0.verifiedBy.isEmpty }, "\(name): every request verified")
+                #expect(receiver.requests().allSatisfy { $0.schemaErrors.isEmpty }, "\(name): every body follows the schema")
                 let resent = received.values.filter { $0 > 1 }.count
                 print("\(name): \(rows.count) delivered, \(receiver.requests().count) requests, \(resent) events received more than once")
             }

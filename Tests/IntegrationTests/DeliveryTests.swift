@@ -10,7 +10,9 @@ import Testing
 /// Outbound webhooks against real PostgreSQL, real dispatchers and real receivers that verify
 /// each request with the PyPI `standardwebhooks` package (docs/DELIVERY.md).
 @Suite struct DeliveryTests {
-    static func event(_ key: String, _ type: EventType, provider: Provider = .sendgrid, campaign: String? = nil, at: Date = Date())
+    static func event(
+        _ key: String, _ type: EventType, provider: Provider = .sendgrid, campaign: String? = nil, at: Date = Date()
+    )
         -> EmailEvent
     {
         var event = EmailEvent(
@@ -95,7 +97,18 @@ import Testing
             bounce.smtpCode = 550
             bounce.tags = ["welcome"]
             bounce.metadata = ["user": "42"]
-            let events = [bounce] + (2...25).map { Self.event("p\($0)", .delivered) }
+            bounce.enhancedStatus = "5.1.1"
+            bounce.mtaResponse = nil
+            var click = Self.event("p2", .clicked, provider: .mailgun, campaign: "spring")
+            click.clickURL = "https://shop.example/?a=1"
+            click.userAgent = "Mozilla/5.0"
+            click.ip = "192.0.2.7"
+            click.isFirst = true
+            click.isMachineOpen = false
+            click.description = "clicked \"twice\" – ünïcode"
+            var rejected = Self.event("p3", .rejected)
+            rejected.rejectReason = .spam
+            let events = [bounce, click, rejected] + (4...25).map { Self.event("p\($0)", .delivered) }
             _ = try await store.write(events)
             let expected = Set(events.map { Self.eventID($0.provider, $0.eventKey) })
 
@@ -107,6 +120,7 @@ import Testing
             for receiver in [single, batched] {
                 for request in receiver.requests() {
                     #expect(request.verifiedBy == [0], "standardwebhooks verified \(request.webhookID)")
+                    #expect(request.schemaErrors.isEmpty, "the payload follows the published schema: \(request.schemaErrors)")
                     #expect(request.answered == 204)
                 }
             }
@@ -207,12 +221,15 @@ import Testing
                     try await Task.sleep(for: .milliseconds(100))
                 }
                 try await TestEnvironment.eventually("the hanging endpoint's first attempts timed out") {
-                    try await store.deliveries(DeliverySelection(endpoint: "hanging"), limit: 100).contains { $0.attempts >= 1 && $0.lastError != nil }
+                    try await store.deliveries(DeliverySelection(endpoint: "hanging"), limit: 100).contains {
+                        $0.attempts >= 1 && $0.lastError != nil
+                    }
                 }
                 return latencies
             }
             let worst = latencies.max() ?? 0
-            print("fast endpoint beside a hanging one: median \(latencies.sorted()[latencies.count / 2] * 1000) ms, worst \(worst * 1000) ms")
+            print(
+                "fast endpoint beside a hanging one: median \(latencies.sorted()[latencies.count / 2] * 1000) ms, worst \(worst * 1000) ms")
             #expect(worst < 1.0, "the fast endpoint waited \(worst) s, the hanging one's timeout is 2 s")
             let timedOut = try await Self.deliveries(store, "hanging").filter { $0.lastError == "timed out" }
             #expect(!timedOut.isEmpty)

@@ -9,12 +9,15 @@ import Testing
 #endif
 
 /// A real HTTP receiver in its own process: Scripts/webhook-receiver, which verifies every request
-/// with the PyPI `standardwebhooks` package (Scripts/test installs it) and logs one JSON line each.
+/// with the PyPI `standardwebhooks` package and checks its body against the published JSON Schema
+/// with PyPI `jsonschema` (Scripts/test installs both), and logs one JSON line each.
 final class WebhookReceiver: Sendable {
     struct Request: Sendable {
         var at: Date
         var webhookID: String
         var verifiedBy: [Int]
+        /// Where the body breaks docs/webhook-payload.schema.json (PyPI jsonschema).
+        var schemaErrors: [String]
         var answered: Int?
         var events: [String]
         var types: [String]
@@ -38,7 +41,11 @@ final class WebhookReceiver: Sendable {
         var environment = ProcessInfo.processInfo.environment
         let tools = root.appendingPathComponent(".postwire/tools/python").path
         environment["PYTHONPATH"] = tools + (environment["PYTHONPATH"].map { ":" + $0 } ?? "")
-        let arguments = [root.appendingPathComponent("Scripts/webhook-receiver").path, "--port", "0", "--ready-file", ready, "--log", log]
+        let arguments =
+            [
+                root.appendingPathComponent("Scripts/webhook-receiver").path, "--port", "0", "--ready-file", ready, "--log", log,
+                "--schema", root.appendingPathComponent("docs/webhook-payload.schema.json").path,
+            ]
             + secrets.flatMap { ["--secret", $0] } + options
         let process = try ChildProcess.spawn("/usr/bin/env", ["python3"] + arguments, environment: environment, logPath: log + ".err")
         var port: Int?
@@ -67,7 +74,8 @@ final class WebhookReceiver: Sendable {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             return Request(
                 at: Date(timeIntervalSince1970: object["at"] as? Double ?? 0), webhookID: object["webhook_id"] as? String ?? "",
-                verifiedBy: object["verified_by"] as? [Int] ?? [], answered: object["answered"] as? Int,
+                verifiedBy: object["verified_by"] as? [Int] ?? [], schemaErrors: object["schema_errors"] as? [String] ?? ["not logged"],
+                answered: object["answered"] as? Int,
                 events: object["events"] as? [String] ?? [], types: object["types"] as? [String] ?? [],
                 data: (object["data"] as? [[String: Any]] ?? []).map { $0.mapValues { "\($0)" } })
         }
