@@ -128,10 +128,11 @@ extension EventStore {
     /// its filter today, as new deliveries of one replay (`webhook_replays`). Answers how many.
     public func replay(endpoint name: String, since: Date, until: Date) async throws(EventStoreError) -> Int {
         guard since < until else { throw EventStoreError(.rejected, "the replay's start must come before its end") }
+        // The replay's row is written last, with the count: sibling statements of one WITH see
+        // the same snapshot, so a row inserted first could not be updated after.
         let query: PostgresQuery = """
             WITH r AS (
-                INSERT INTO webhook_replays (endpoint_id, since, until)
-                SELECT id, \(since), \(until) FROM webhook_endpoints WHERE name = \(name) RETURNING id, endpoint_id
+                SELECT nextval('webhook_replays_id_seq') AS id, id AS endpoint_id FROM webhook_endpoints WHERE name = \(name)
             ), offered AS (
                 INSERT INTO webhook_deliveries (endpoint_id, provider, event_key, occurred_at, event_type, replay)
                 SELECT e.id, ev.provider, ev.event_key, ev.occurred_at, ev.event_type, r.id
@@ -144,11 +145,12 @@ extension EventStore {
                     AND (cardinality(e.sender_domains) = 0 OR lower(ev.sender_domain) = ANY (e.sender_domains))
                 ORDER BY ev.occurred_at, ev.provider, ev.event_key
                 RETURNING 1
-            ), counted AS (
-                UPDATE webhook_replays SET deliveries = (SELECT count(*) FROM offered) WHERE id = (SELECT id FROM r)
+            ), recorded AS (
+                INSERT INTO webhook_replays (id, endpoint_id, since, until, deliveries)
+                SELECT id, endpoint_id, \(since), \(until), (SELECT count(*) FROM offered) FROM r
                 RETURNING deliveries
             )
-            SELECT deliveries FROM counted
+            SELECT deliveries FROM recorded
             """
         do {
             var result: Int64?
