@@ -25,9 +25,14 @@ struct DispatchSettings: Sendable {
         guard settings.requestTimeoutMilliseconds > 0, settings.connectTimeoutMilliseconds > 0 else {
             throw ConfigurationError(message: "dispatcher.requestTimeoutMilliseconds and connectTimeoutMilliseconds must be positive")
         }
-        guard settings.concurrencyPerEndpoint >= 1, settings.pollIntervalMilliseconds >= 1, settings.endpointRefreshMilliseconds >= 1 else {
-            throw ConfigurationError(
-                message: "dispatcher.concurrencyPerEndpoint, pollIntervalMilliseconds and endpointRefreshMilliseconds must be at least 1")
+        guard settings.pollIntervalMilliseconds >= 1, settings.endpointRefreshMilliseconds >= 1 else {
+            throw ConfigurationError(message: "dispatcher.pollIntervalMilliseconds and endpointRefreshMilliseconds must be at least 1")
+        }
+        guard (1...64).contains(settings.concurrencyPerEndpoint) else {
+            throw ConfigurationError(message: "dispatcher.concurrencyPerEndpoint must be 1 to 64, not \(settings.concurrencyPerEndpoint)")
+        }
+        guard (0...65_536).contains(settings.responseExcerptBytes) else {
+            throw ConfigurationError(message: "dispatcher.responseExcerptBytes must be 0 to 65536, not \(settings.responseExcerptBytes)")
         }
         pollInterval = .milliseconds(settings.pollIntervalMilliseconds)
         endpointRefresh = .milliseconds(settings.endpointRefreshMilliseconds)
@@ -35,7 +40,7 @@ struct DispatchSettings: Sendable {
         maxRetryAfter = TimeInterval(max(0, settings.maxRetryAfterSeconds))
         disableAfter = TimeInterval(max(0, settings.disableAfterFailingSeconds))
         concurrency = settings.concurrencyPerEndpoint
-        excerptBytes = max(0, settings.responseExcerptBytes)
+        excerptBytes = settings.responseExcerptBytes
         lease = Double(settings.requestTimeoutMilliseconds) / 1000 + 5
     }
 }

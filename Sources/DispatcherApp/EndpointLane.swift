@@ -45,7 +45,8 @@ final class EndpointLane: Sendable {
         while !isStopped, !Task.isCancelled {
             let endpoint = self.endpoint
             limiter.perSecond = endpoint.rateLimit
-            let requests = await limiter.take(upTo: settings.concurrency)
+            let requests = await limiter.take(upTo: settings.concurrency) { [self] in isStopped }
+            guard requests > 0 else { break }
             let claimed: [ClaimedDelivery]
             do {
                 claimed = try await store.claimDeliveries(
@@ -74,13 +75,12 @@ final class EndpointLane: Sendable {
     /// One request: its deliveries' payloads, signed, POSTed; then the attempt and its outcome.
     private func send(_ deliveries: [ClaimedDelivery], to endpoint: WebhookEndpoint) async {
         let present = deliveries.filter { $0.payload != nil }
-        let gone = deliveries.filter { $0.payload == nil }
-        if !gone.isEmpty {
+        let removed = deliveries.filter { $0.payload == nil }
+        if !removed.isEmpty {
             // Retention dropped the event before it could be sent: nothing to send, ever.
             await record(
-                gone,
-                AttemptRecord(webhookID: "", attemptedAt: Date(), status: nil, latencyMilliseconds: 0, error: "event no longer stored"),
-                .failed, endpoint)
+                removed.map { ($0, .failed) },
+                AttemptRecord(webhookID: "", attemptedAt: Date(), status: nil, latencyMilliseconds: 0, error: "event no longer stored"))
         }
         guard !present.isEmpty else { return }
         let id = WebhookSigner.requestID(present)
@@ -104,47 +104,55 @@ final class EndpointLane: Sendable {
         var excerpt: String?
         var failure: String?
         do {
-            let response = try await http.execute(request, timeout: settings.requestTimeout, logger: logger)
+            // The deadline covers the answer's head; the body must come within what is left of it.
+            let deadline = NIODeadline.now() + settings.requestTimeout
+            let response = try await http.execute(request, deadline: deadline, logger: logger)
             status = Int(response.status.code)
             retryAfter = AttemptPolicy.retryAfter(response.headers.first(name: "retry-after"))
-            excerpt = try await Self.excerpt(of: response.body, limit: settings.excerptBytes)
+            excerpt = try await Self.excerpt(of: response.body, limit: settings.excerptBytes, deadline: deadline)
         } catch {
             failure = Self.describe(error)
         }
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         metrics.attempted(endpoint.name, events: present.count, status: status, duration: elapsed)
-
-        let attempt = present.map(\.attempt).max() ?? 1
-        let verdict = AttemptPolicy.verdict(
-            status: status, retryAfter: retryAfter, attempt: attempt, schedule: settings.schedule, maxRetryAfter: settings.maxRetryAfter)
         if failure == nil, let status, !(200..<300).contains(status) { failure = "HTTP \(status)" }
-        let record = AttemptRecord(
+        let attempt = AttemptRecord(
             webhookID: id, attemptedAt: now, status: status, latencyMilliseconds: milliseconds, error: failure, responseExcerpt: excerpt)
-        switch verdict {
-        case .delivered:
-            await self.record(present, record, .delivered, endpoint)
-            await healthy(endpoint)
-        case .retry(let wait):
-            await self.record(present, record, .retry(at: Date().addingTimeInterval(wait)), endpoint)
-            await failing(endpoint)
-        case .exhausted:
-            metrics.exhausted(endpoint.name, events: present.count)
-            await self.record(present, record, .failed, endpoint)
-            await failing(endpoint)
-        case .gone:
-            await self.record(present, record, .held, endpoint)
+
+        // An answer whose body did not arrive in time is no answer. Each delivery is judged by its
+        // own attempt number: a batch may mix a first try with a sixth.
+        let answered = failure == nil ? status : nil
+        var outcomes: [(delivery: ClaimedDelivery, outcome: DeliveryOutcome)] = []
+        var gone = false
+        for delivery in present {
+            switch AttemptPolicy.verdict(
+                status: answered, retryAfter: retryAfter, attempt: delivery.attempt, schedule: settings.schedule,
+                maxRetryAfter: settings.maxRetryAfter)
+            {
+            case .delivered: outcomes.append((delivery, .delivered))
+            case .retry(let wait): outcomes.append((delivery, .retry(at: Date().addingTimeInterval(wait))))
+            case .exhausted: outcomes.append((delivery, .failed))
+            case .gone:
+                outcomes.append((delivery, .held))
+                gone = true
+            }
+        }
+        let exhausted = outcomes.filter { $0.outcome == .failed }.count
+        if exhausted > 0 { metrics.exhausted(endpoint.name, events: exhausted) }
+        await record(outcomes, attempt)
+        if gone {
             await disable(endpoint, kind: "disabled_gone", because: "the receiver answered 410 Gone")
+        } else if failure == nil {
+            await healthy(endpoint)
+        } else {
+            await failing(endpoint)
         }
     }
 
-    private func record(
-        _ deliveries: [ClaimedDelivery], _ attempt: AttemptRecord, _ outcome: DeliveryOutcome, _ endpoint: WebhookEndpoint
-    )
-        async
-    {
+    private func record(_ outcomes: [(delivery: ClaimedDelivery, outcome: DeliveryOutcome)], _ attempt: AttemptRecord) async {
         do {
-            try await store.record(deliveries, attempt: attempt, outcome: outcome)
+            try await store.record(outcomes, attempt: attempt)
         } catch {
             // The lease runs out and the deliveries are tried again: sent twice, never lost.
             logger.warning("cannot record an attempt", metadata: ["error": "\(error)", "webhook_id": "\(attempt.webhookID)"])
@@ -186,14 +194,29 @@ final class EndpointLane: Sendable {
         state.withLock { change(&$0.endpoint) }
     }
 
-    /// The first `limit` bytes of an answer, as text; the rest is read and dropped so the
-    /// connection can be used again.
-    static func excerpt(of body: HTTPClientResponse.Body, limit: Int) async throws -> String? {
-        var kept: [UInt8] = []
-        for try await chunk in body where kept.count < limit {
-            kept.append(contentsOf: chunk.readableBytesView.prefix(limit - kept.count))
+    /// The first `limit` bytes of an answer, as text (a NUL, which PostgreSQL's text refuses,
+    /// becomes U+FFFD), read before `deadline`; the rest is not read (the connection is closed).
+    static func excerpt(of body: HTTPClientResponse.Body, limit: Int, deadline: NIODeadline) async throws -> String? {
+        let kept = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+            group.addTask {
+                var kept: [UInt8] = []
+                for try await chunk in body {
+                    kept.append(contentsOf: chunk.readableBytesView.prefix(limit - kept.count))
+                    if kept.count >= limit { break }
+                }
+                return kept
+            }
+            group.addTask {
+                let left = deadline - NIODeadline.now()
+                try await Task.sleep(for: .nanoseconds(max(0, left.nanoseconds)))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let kept = first else { throw HTTPClientError.deadlineExceeded }
+            return kept
         }
-        return kept.isEmpty ? nil : String(decoding: kept, as: UTF8.self)
+        guard !kept.isEmpty else { return nil }
+        return String(decoding: kept, as: UTF8.self).replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
     }
 
     static func describe(_ error: any Error) -> String {
@@ -218,8 +241,9 @@ struct RequestRate {
         tokens = max(1, perSecond ?? 1)
     }
 
-    /// Waits for at least one request's worth, then takes up to `wanted`.
-    mutating func take(upTo wanted: Int) async -> Int {
+    /// Waits for at least one request's worth, then takes up to `wanted`; 0 when `stopped` says so
+    /// meanwhile (a slow rate waits in short steps, so a lane stops without delay).
+    mutating func take(upTo wanted: Int, stopped: () -> Bool) async -> Int {
         guard let rate = perSecond else { return wanted }
         while true {
             let now = ContinuousClock.now
@@ -232,8 +256,9 @@ struct RequestRate {
                 tokens -= Double(taken)
                 return taken
             }
-            try? await Task.sleep(for: .milliseconds(Int64(max(1, ((1 - tokens) / rate * 1000).rounded(.up)))))
-            if Task.isCancelled { return 1 }
+            let wait = min(100, max(1, ((1 - tokens) / rate * 1000).rounded(.up)))
+            try? await Task.sleep(for: .milliseconds(Int64(wait)))
+            if Task.isCancelled || stopped() { return 0 }
         }
     }
 

@@ -18,7 +18,8 @@ public enum WebhookSigner {
     }
 
     /// The `webhook-id` of a request: the event's own id when it carries one event, else one derived
-    /// from its deliveries, so a retry of the same batch carries the same id.
+    /// from the deliveries it carries. Retries regroup a batch's deliveries, so a batch's id names
+    /// that set only; receivers deduplicate on each event's `data.id`.
     public static func requestID(_ deliveries: [ClaimedDelivery]) -> String {
         if deliveries.count == 1 { return deliveries[0].eventID }
         let digest = SHA256.hash(data: Array(deliveries.map { String($0.id) }.joined(separator: ",").utf8))

@@ -58,7 +58,7 @@ public struct AttemptRecord: Sendable, Equatable {
 public struct EndpointBacklog: Sendable, Equatable {
     public var endpoint: String
     public var pending: Int
-    /// Pending deliveries whose time has come.
+    /// Pending deliveries whose time has come and that no dispatcher is sending.
     public var due: Int
     /// How long the longest-waiting due delivery has waited, in seconds (0: none due).
     public var oldestDueSeconds: Double
@@ -66,16 +66,19 @@ public struct EndpointBacklog: Sendable, Equatable {
 }
 
 extension EventStore {
-    /// Claims up to `limit` due deliveries of one endpoint, oldest due first, leased for `lease`
-    /// seconds. `SKIP LOCKED`: dispatchers claiming at once take different rows and never wait.
+    /// Claims up to `limit` due deliveries of one enabled endpoint, oldest due first, leased for
+    /// `lease` seconds: nobody else claims or retries them until the lease ends. `SKIP LOCKED`:
+    /// dispatchers claiming at once take different rows and never wait. The endpoint is checked
+    /// here, not only when the lane was started, so a disabled one is sent nothing more.
     public func claimDeliveries(endpoint: Int64, limit: Int, lease: TimeInterval) async throws(EventStoreError) -> [ClaimedDelivery] {
         let query: PostgresQuery = """
             WITH due AS (
-                SELECT id FROM webhook_deliveries
-                WHERE endpoint_id = \(endpoint) AND status = 'pending' AND due_at <= now()
-                ORDER BY due_at, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED
+                SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+                WHERE d.endpoint_id = \(endpoint) AND d.status = 'pending' AND d.due_at <= now()
+                    AND (d.leased_until IS NULL OR d.leased_until <= now())
+                ORDER BY d.due_at, d.id LIMIT \(Int64(limit)) FOR UPDATE OF d SKIP LOCKED
             ), leased AS (
-                UPDATE webhook_deliveries d SET due_at = now() + \(lease) * interval '1 second', attempts = d.attempts + 1
+                UPDATE webhook_deliveries d SET leased_until = now() + \(lease) * interval '1 second', attempts = d.attempts + 1
                 FROM due WHERE d.id = due.id
                 RETURNING d.id, d.attempts, d.provider, d.event_key, d.occurred_at
             )
@@ -97,38 +100,45 @@ extension EventStore {
         }
     }
 
-    /// Records one request's attempt for each of its deliveries and what became of them, in one
-    /// statement. A delivery already delivered (by a dispatcher whose lease ran out while its
-    /// request was still under way) stays as it was: delivered is recorded once.
+    /// Records one request's attempt for each of its deliveries and what became of each, in one
+    /// statement, and ends their lease. Only the claim that made this attempt may record it: a
+    /// dispatcher whose lease ran out while its request was under way (another has claimed the
+    /// delivery since, `attempts` moved on) changes nothing, unless it was delivered. A delivery
+    /// already delivered stays as it was: delivered is recorded once.
     public func record(
-        _ deliveries: [ClaimedDelivery], attempt: AttemptRecord, outcome: DeliveryOutcome
-    ) async throws(EventStoreError) {
-        let status: String
-        var due: Date? = nil
-        switch outcome {
-        case .delivered: status = "delivered"
-        case .failed: status = "failed"
-        case .retry(let at):
-            status = "pending"
-            due = at
-        case .held:
-            status = "pending"
-            due = Date()
+        _ outcomes: [(delivery: ClaimedDelivery, outcome: DeliveryOutcome)], attempt: AttemptRecord
+    )
+        async throws(EventStoreError)
+    {
+        guard !outcomes.isEmpty else { return }
+        let now = Date()
+        var statuses: [String] = []
+        var dues: [Date] = []
+        for (_, outcome) in outcomes {
+            switch outcome {
+            case .delivered: (statuses, dues) = (statuses + ["delivered"], dues + [now])
+            case .failed: (statuses, dues) = (statuses + ["failed"], dues + [now])
+            case .retry(let at): (statuses, dues) = (statuses + ["pending"], dues + [at])
+            case .held: (statuses, dues) = (statuses + ["pending"], dues + [now])
+            }
         }
-        let ids = deliveries.map(\.id)
-        let numbers = deliveries.map { Int32($0.attempt) }
+        let ids = outcomes.map(\.delivery.id)
+        let numbers = outcomes.map { Int32($0.delivery.attempt) }
         let httpStatus = attempt.status.map(Int32.init)
         let query: PostgresQuery = """
-            WITH attempts AS (
+            WITH t AS (
+                SELECT * FROM unnest(\(ids)::int8[], \(numbers)::int4[], \(statuses)::text[], \(dues)::timestamptz[]) AS t(id, n, status, due)
+            ), attempts AS (
                 INSERT INTO webhook_attempts (delivery_id, webhook_id, attempt, attempted_at, status, latency_ms, error, response_excerpt)
                 SELECT id, \(attempt.webhookID), n, \(attempt.attemptedAt), \(httpStatus), \(attempt.latencyMilliseconds),
                     \(attempt.error), \(attempt.responseExcerpt)
-                FROM unnest(\(ids)::int8[], \(numbers)::int4[]) AS t(id, n)
+                FROM t
             )
-            UPDATE webhook_deliveries SET status = \(status), due_at = coalesce(\(due), due_at),
-                delivered_at = CASE WHEN \(status) = 'delivered' THEN now() END, last_status = \(httpStatus),
-                last_error = \(attempt.error)
-            WHERE id = ANY (\(ids)::int8[]) AND status = 'pending'
+            UPDATE webhook_deliveries d SET status = t.status, due_at = CASE WHEN t.status = 'pending' THEN t.due ELSE d.due_at END,
+                delivered_at = CASE WHEN t.status = 'delivered' THEN now() END, last_status = \(httpStatus),
+                last_error = \(attempt.error), leased_until = NULL
+            FROM t
+            WHERE d.id = t.id AND d.status = 'pending' AND (d.attempts = t.n OR t.status = 'delivered')
             """
         do {
             try await client.query(query, logger: logger)
@@ -187,6 +197,9 @@ extension EventStore {
         }
     }
 
+    /// A delivery whose time has come and that nobody is sending.
+    static let waiting = "d.status = 'pending' AND d.due_at <= now() AND (d.leased_until IS NULL OR d.leased_until <= now())"
+
     /// Every endpoint's queue.
     public func backlogs() async throws(EventStoreError) -> [EndpointBacklog] {
         do {
@@ -194,8 +207,8 @@ extension EventStore {
                 """
                 SELECT e.name,
                        count(d.id) FILTER (WHERE d.status = 'pending')::int8,
-                       count(d.id) FILTER (WHERE d.status = 'pending' AND d.due_at <= now())::int8,
-                       coalesce(extract(epoch FROM now() - min(d.due_at) FILTER (WHERE d.status = 'pending' AND d.due_at <= now())), 0)::float8,
+                       count(d.id) FILTER (WHERE \(unescaped: Self.waiting))::int8,
+                       coalesce(extract(epoch FROM now() - min(d.due_at) FILTER (WHERE \(unescaped: Self.waiting))), 0)::float8,
                        count(d.id) FILTER (WHERE d.status = 'failed')::int8
                 FROM webhook_endpoints e LEFT JOIN webhook_deliveries d ON d.endpoint_id = e.id AND d.status <> 'delivered'
                 GROUP BY e.name ORDER BY e.name

@@ -105,13 +105,14 @@ extension EventStore {
     }
 
     /// Makes the selected deliveries that are not delivered due now, failed ones included (they
-    /// get the whole schedule again). Answers how many.
+    /// get the whole schedule again). One a dispatcher is sending right now is left to it. Answers
+    /// how many.
     public func retryDeliveries(_ selection: DeliverySelection) async throws(EventStoreError) -> Int {
         let query = selection.query(
             """
             WITH chosen AS (
                 SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                WHERE d.status <> 'delivered' AND
+                WHERE (d.status = 'failed' OR (d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until <= now()))) AND
             """,
             """
             ), retried AS (

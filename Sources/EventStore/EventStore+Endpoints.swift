@@ -44,6 +44,10 @@ extension EventStore {
         return endpoint
     }
 
+    /// Why a configured endpoint was disabled when it left the configuration; back in it, it is
+    /// enabled again.
+    static let unconfigured = "no longer in the configuration"
+
     /// The dispatcher's configured endpoints (immutable deployments): each is made or brought in line
     /// with the configuration, keeping its id, deliveries and state; the secret given is the only
     /// one. Config endpoints no longer configured are disabled, not removed (their history stays).
@@ -65,7 +69,9 @@ extension EventStore {
                         ON CONFLICT (name) DO UPDATE SET url = EXCLUDED.url, description = EXCLUDED.description,
                             secrets = EXCLUDED.secrets, event_types = EXCLUDED.event_types, providers = EXCLUDED.providers,
                             sources = EXCLUDED.sources, campaigns = EXCLUDED.campaigns, sender_domains = EXCLUDED.sender_domains,
-                            batch_size = EXCLUDED.batch_size, rate_limit = EXCLUDED.rate_limit, updated_at = now()
+                            batch_size = EXCLUDED.batch_size, rate_limit = EXCLUDED.rate_limit, updated_at = now(),
+                            enabled = e.enabled OR coalesce(e.disabled_reason = \(Self.unconfigured), false),
+                            disabled_reason = CASE WHEN e.disabled_reason = \(Self.unconfigured) THEN NULL ELSE e.disabled_reason END
                         WHERE e.managed_by = 'config'
                         RETURNING id
                         """, on: connection)
@@ -75,7 +81,7 @@ extension EventStore {
                 }
                 try await run(
                     """
-                    UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'no longer in the configuration', updated_at = now()
+                    UPDATE webhook_endpoints SET enabled = false, disabled_reason = \(Self.unconfigured), updated_at = now()
                     WHERE managed_by = 'config' AND enabled AND NOT (name = ANY (\(drafts.map(\.name))))
                     """, on: connection)
             }
@@ -84,15 +90,16 @@ extension EventStore {
         }
     }
 
-    /// Enables or disables an endpoint. A disabled endpoint is offered no new events and sent
-    /// nothing; its pending deliveries wait for it to be enabled again.
+    /// Enables or disables an endpoint, configured ones included (their state is not configuration).
+    /// A disabled endpoint is offered no new events and sent nothing; its pending deliveries wait
+    /// for it to be enabled again.
     public func setEndpoint(_ name: String, enabled: Bool, reason: String? = nil) async throws(EventStoreError) {
         try await updateEndpoint(
             name,
             """
             UPDATE webhook_endpoints SET enabled = \(enabled), disabled_reason = \(enabled ? nil : (reason ?? "disabled by an operator")),
                 failing_since = CASE WHEN \(enabled) THEN NULL ELSE failing_since END, updated_at = now()
-            WHERE name = \(name) AND managed_by = 'cli' RETURNING id
+            WHERE name = \(name) RETURNING id
             """)
     }
 

@@ -12,7 +12,7 @@ extension Migrations {
             CREATE TABLE webhook_endpoints (
                 id                bigserial   PRIMARY KEY,
                 name              text        NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9_.-]{1,64}$'),
-                url               text        NOT NULL CHECK (url ~ '^https?://'),
+                url               text        NOT NULL CHECK (url ~* '^https?://'),
                 description       text        NOT NULL DEFAULT '',
                 secrets           jsonb       NOT NULL CHECK (jsonb_typeof(secrets) = 'array' AND jsonb_array_length(secrets) > 0),
                 event_types       text[]      NOT NULL DEFAULT '{}',
@@ -32,7 +32,8 @@ extension Migrations {
             """,
             // `replay` is 0 for the offer the batch transaction made, else the `webhook_replays` row
             // that asked for it again: the unique key makes the first offer exactly once per
-            // endpoint and event, whatever retried the batch.
+            // endpoint and event, whatever retried the batch. `leased_until`: a dispatcher is
+            // sending it; nobody else claims or retries it until then.
             """
             CREATE TABLE webhook_replays (
                 id                bigserial   PRIMARY KEY,
@@ -55,6 +56,7 @@ extension Migrations {
                 status            text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
                 attempts          integer     NOT NULL DEFAULT 0,
                 due_at            timestamptz NOT NULL DEFAULT now(),
+                leased_until      timestamptz,
                 created_at        timestamptz NOT NULL DEFAULT now(),
                 delivered_at      timestamptz,
                 last_status       integer,
@@ -64,6 +66,7 @@ extension Migrations {
             """,
             "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, due_at) WHERE status = 'pending'",
             "CREATE INDEX webhook_deliveries_created ON webhook_deliveries (endpoint_id, created_at)",
+            "CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (endpoint_id) WHERE status = 'failed'",
             // `status` NULL: no HTTP answer (refused, timed out, reset).
             """
             CREATE TABLE webhook_attempts (

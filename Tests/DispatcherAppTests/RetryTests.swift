@@ -74,13 +74,19 @@ import Testing
 
     @Test func theRateLimiterSpacesRequests() async {
         var unlimited = RequestRate(perSecond: nil)
-        #expect(await unlimited.take(upTo: 4) == 4)
+        #expect(await unlimited.take(upTo: 4) { false } == 4)
         var limited = RequestRate(perSecond: 20)
         // A second's worth at once, then about one per 50 ms.
-        #expect(await limited.take(upTo: 100) == 20)
+        #expect(await limited.take(upTo: 100) { false } == 20)
         let start = ContinuousClock.now
         var taken = 0
-        while taken < 5 { taken += await limited.take(upTo: 1) }
+        while taken < 5 { taken += await limited.take(upTo: 1) { false } }
         #expect(ContinuousClock.now - start >= .milliseconds(200))
+        // A slow rate stops waiting as soon as the lane is stopped.
+        var slow = RequestRate(perSecond: 0.001)
+        #expect(await slow.take(upTo: 1) { false } == 1)
+        let stopping = ContinuousClock.now
+        #expect(await slow.take(upTo: 1) { true } == 0)
+        #expect(ContinuousClock.now - stopping < .seconds(1))
     }
 }

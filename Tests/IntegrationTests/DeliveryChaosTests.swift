@@ -184,10 +184,16 @@ import Testing
                 let offered = Set(rows.map { DeliveryTests.eventID(Provider(rawValue: $0.provider)!, $0.eventKey) })
                 let received = receiver.acceptedEvents()
                 #expect(Set(received.keys) == offered, "\(name): received exactly the events offered, each at least once")
-                #expect(receiver.requests().allSatisfy { !$0.verifiedBy.isEmpty }, "\(name): every request verified")
-                #expect(receiver.requests().allSatisfy { $0.schemaErrors.isEmpty }, "\(name): every body follows the schema")
+                // A dispatcher killed while writing a request leaves it torn; every whole one verifies.
+                let whole = receiver.requests().filter { !$0.torn }
+                let unverified = whole.filter { $0.verifiedBy.isEmpty }.map { "\($0.webhookID) at \($0.at.timeIntervalSince1970)" }
+                #expect(unverified.isEmpty, "\(name): every request verified; not: \(unverified)")
+                #expect(whole.allSatisfy { $0.schemaErrors.isEmpty }, "\(name): every body follows the schema")
                 let resent = received.values.filter { $0 > 1 }.count
-                print("\(name): \(rows.count) delivered, \(receiver.requests().count) requests, \(resent) events received more than once")
+                let torn = receiver.requests().count - whole.count
+                print(
+                    "\(name): \(rows.count) delivered, \(receiver.requests().count) requests (\(torn) torn), \(resent) events received more than once"
+                )
             }
             let trouble = receivers["trouble"]!.requests().flatMap(\.types)
             #expect(Set(trouble).isSubset(of: ["email.bounced", "email.complained"]))

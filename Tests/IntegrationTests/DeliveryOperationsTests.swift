@@ -175,6 +175,15 @@ import Testing
                 try await TestEnvironment.eventually("disabled") { try await store.endpoint(named: "lake")?.enabled == false }
             }
             #expect(try await store.deliveries(DeliverySelection(endpoint: "lake"), limit: 100).count == 12)
+            // Configured again: enabled again. Its state the CLI may change.
+            configuration.dispatcher.endpoints = [endpoint]
+            try await DispatcherHarness.withDispatcher(configuration, environment: environment) {
+                try await TestEnvironment.eventually("enabled again") { try await store.endpoint(named: "lake")?.enabled == true }
+            }
+            try await store.setEndpoint("lake", enabled: false)
+            #expect(try await store.endpoint(named: "lake")?.enabled == false)
+            try await store.setEndpoint("lake", enabled: true)
+            #expect(try await store.endpoint(named: "lake")?.enabled == true)
         }
     }
 }

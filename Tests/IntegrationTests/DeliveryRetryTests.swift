@@ -149,3 +149,117 @@ import Testing
         }
     }
 }
+
+/// What the receiver's answer may hold: a NUL byte (PostgreSQL's text refuses it), a body that
+/// trickles past the timeout, a batch whose deliveries are at different attempts.
+@Suite struct DeliveryAnswerTests {
+    @Test func aNulInTheAnswerIsRecordedAndATricklingBodyTimesOut() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let secret = WebhookSecret.generate()
+            let nul = try await WebhookReceiver.start(
+                secrets: [secret], ["--status", "200", "--body-hex", "6f6b00" + String(repeating: "41", count: 2000)])
+            let trickle = try await WebhookReceiver.start(secrets: [secret], ["--status", "200", "--trickle"])
+            defer {
+                Task {
+                    await nul.stop()
+                    await trickle.stop()
+                }
+            }
+            try await store.addEndpoint(EndpointDraft(name: "nul", url: nul.url, secret: secret))
+            try await store.addEndpoint(EndpointDraft(name: "trickle", url: trickle.url, secret: secret))
+            var configuration = TestEnvironment.configuration(database: database)
+            DispatcherHarness.configure(&configuration)
+            try await DispatcherHarness.withDispatcher(configuration) {
+                _ = try await store.write([DeliveryTests.event("n0", .delivered)])
+                try await TestEnvironment.eventually("the NUL answer recorded delivered") {
+                    try await store.deliveries(DeliverySelection(endpoint: "nul", status: "delivered"), limit: 1).count == 1
+                }
+                try await TestEnvironment.eventually("the trickling answer timed out") {
+                    try await store.deliveries(DeliverySelection(endpoint: "trickle"), limit: 1).first?.lastError == "timed out"
+                }
+            }
+            let delivered = try #require(try await store.deliveries(DeliverySelection(endpoint: "nul"), limit: 1).first)
+            let attempt = try #require(try await store.attempts(delivery: delivered.id).first)
+            #expect(attempt.responseExcerpt?.hasPrefix("ok\u{FFFD}AAA") == true)
+            #expect(attempt.responseExcerpt?.unicodeScalars.count == 512, "kept responseExcerptBytes of it")
+            let timedOut = try #require(try await store.deliveries(DeliverySelection(endpoint: "trickle"), limit: 1).first)
+            let slow = try #require(try await store.attempts(delivery: timedOut.id).first)
+            #expect(slow.status == 200 && slow.latencyMilliseconds >= 1900 && slow.latencyMilliseconds < 4000, "\(slow)")
+            #expect(timedOut.status == "pending", "a body that never finishes is a failure, retried")
+        }
+    }
+
+    /// A batch holding a delivery on its last attempt and one on its first: a failure spends the
+    /// first's schedule only.
+    @Test func aBatchMixingAttemptsJudgesEachDelivery() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let secret = WebhookSecret.generate()
+            let receiver = try await WebhookReceiver.start(secrets: [secret], ["--status", "500"])
+            defer { Task { await receiver.stop() } }
+            try await store.addEndpoint(EndpointDraft(name: "mixed", url: receiver.url, secret: secret, batchSize: 10))
+            var configuration = TestEnvironment.configuration(database: database)
+            DispatcherHarness.configure(&configuration)
+            configuration.dispatcher.retrySchedule = ["1s", "1s"]
+            configuration.dispatcher.retryJitter = 0
+            _ = try await store.write([DeliveryTests.event("x0", .delivered)])
+            let x0 = try #require(try await store.deliveries(DeliverySelection(endpoint: "mixed"), limit: 1).first)
+            try await DispatcherHarness.withDispatcher(configuration) {
+                try await TestEnvironment.eventually("x0 tried twice") { try await store.attempts(delivery: x0.id).count == 2 }
+            }
+            // x0 now has its last attempt ahead, x1 its first: due together, one batch.
+            _ = try await store.write([DeliveryTests.event("x1", .delivered)])
+            try await TestEnvironment.withClient(database: database) { client in
+                try await client.query("UPDATE webhook_deliveries SET due_at = now()", logger: TestEnvironment.logger)
+            }
+            try await DispatcherHarness.withDispatcher(configuration) {
+                try await TestEnvironment.eventually("both failed") {
+                    try await store.deliveries(DeliverySelection(endpoint: "mixed", status: "failed"), limit: 10).count == 2
+                }
+            }
+            let rows = try await store.deliveries(DeliverySelection(endpoint: "mixed"), limit: 10)
+            #expect(rows.allSatisfy { $0.attempts == 3 }, "each had its three attempts: \(rows.map { ($0.eventKey, $0.attempts) })")
+            #expect(receiver.requests().contains { $0.events.count == 2 }, "x0's last attempt and x1's first went together")
+        }
+    }
+
+    /// The lease, at the store: a disabled endpoint's deliveries are not claimed; a leased delivery
+    /// is neither claimed again nor retried; an outcome from a claim whose lease was overtaken
+    /// changes nothing unless it was a success.
+    @Test func leasesAreTheClaimersAlone() async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let endpoint = try await store.addEndpoint(
+                EndpointDraft(name: "lease", url: "http://127.0.0.1:9/x", secret: WebhookSecret.generate()))
+            _ = try await store.write([DeliveryTests.event("l1", .delivered)])
+            try await store.setEndpoint("lease", enabled: false)
+            #expect(try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60).isEmpty)
+            try await store.setEndpoint("lease", enabled: true)
+            let first = try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60)
+            #expect(first.count == 1 && first[0].attempt == 1)
+            #expect(try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60).isEmpty, "leased")
+            #expect(try await store.retryDeliveries(DeliverySelection(endpoint: "lease")) == 0, "retry leaves a leased delivery alone")
+            #expect(try await store.backlogs().first?.due == 0, "in flight is not due")
+
+            // The lease runs out; another claim takes it (attempt 2).
+            try await TestEnvironment.withClient(database: database) { client in
+                try await client.query(
+                    "UPDATE webhook_deliveries SET leased_until = now() - interval '1 second'", logger: TestEnvironment.logger)
+            }
+            let second = try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60)
+            #expect(second.count == 1 && second[0].attempt == 2)
+            let record = AttemptRecord(webhookID: "evt", attemptedAt: Date(), status: 500, latencyMilliseconds: 1, error: "HTTP 500")
+            // The first claimer's late failure: ignored.
+            try await store.record([(first[0], .failed)], attempt: record)
+            var row = try #require(try await store.deliveries(DeliverySelection(endpoint: "lease"), limit: 1).first)
+            #expect(row.status == "pending" && row.attempts == 2)
+            // The second's success, then the first's late success: delivered once.
+            var ok = record
+            ok.status = 204
+            ok.error = nil
+            try await store.record([(second[0], .delivered)], attempt: ok)
+            try await store.record([(first[0], .delivered)], attempt: ok)
+            row = try #require(try await store.deliveries(DeliverySelection(endpoint: "lease"), limit: 1).first)
+            #expect(row.status == "delivered" && row.deliveredAt != nil)
+            #expect(try await store.attempts(delivery: row.id).count == 3, "every attempt is kept")
+        }
+    }
+}

@@ -16,6 +16,8 @@ final class WebhookReceiver: Sendable {
         var at: Date
         var webhookID: String
         var verifiedBy: [Int]
+        /// The body ended short of its Content-Length: the sender died mid-request.
+        var torn: Bool
         /// Where the body breaks docs/webhook-payload.schema.json (PyPI jsonschema).
         var schemaErrors: [String]
         var answered: Int?
@@ -74,7 +76,8 @@ final class WebhookReceiver: Sendable {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             return Request(
                 at: Date(timeIntervalSince1970: object["at"] as? Double ?? 0), webhookID: object["webhook_id"] as? String ?? "",
-                verifiedBy: object["verified_by"] as? [Int] ?? [], schemaErrors: object["schema_errors"] as? [String] ?? ["not logged"],
+                verifiedBy: object["verified_by"] as? [Int] ?? [], torn: object["torn"] as? Bool ?? false,
+                schemaErrors: object["schema_errors"] as? [String] ?? ["not logged"],
                 answered: object["answered"] as? Int,
                 events: object["events"] as? [String] ?? [], types: object["types"] as? [String] ?? [],
                 data: (object["data"] as? [[String: Any]] ?? []).map { $0.mapValues { "\($0)" } })
