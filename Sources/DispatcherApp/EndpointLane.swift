@@ -116,13 +116,13 @@ final class EndpointLane: Sendable {
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         metrics.attempted(endpoint.name, events: present.count, status: status, duration: elapsed)
+        // An answer whose body did not arrive in time is no answer.
+        let answered = failure == nil ? status : nil
         if failure == nil, let status, !(200..<300).contains(status) { failure = "HTTP \(status)" }
         let attempt = AttemptRecord(
             webhookID: id, attemptedAt: now, status: status, latencyMilliseconds: milliseconds, error: failure, responseExcerpt: excerpt)
 
-        // An answer whose body did not arrive in time is no answer. Each delivery is judged by its
-        // own attempt number: a batch may mix a first try with a sixth.
-        let answered = failure == nil ? status : nil
+        // Each delivery is judged by its own attempt number: a batch may mix a first try with a sixth.
         var outcomes: [(delivery: ClaimedDelivery, outcome: DeliveryOutcome)] = []
         var gone = false
         for delivery in present {
@@ -140,14 +140,11 @@ final class EndpointLane: Sendable {
         }
         let exhausted = outcomes.filter { $0.outcome == .failed }.count
         if exhausted > 0 { metrics.exhausted(endpoint.name, events: exhausted) }
+        // Gone: disabled before its deliveries are released, so no lane can claim them in between.
+        if gone { await disable(endpoint, kind: "disabled_gone", because: "the receiver answered 410 Gone") }
         await record(outcomes, attempt)
-        if gone {
-            await disable(endpoint, kind: "disabled_gone", because: "the receiver answered 410 Gone")
-        } else if failure == nil {
-            await healthy(endpoint)
-        } else {
-            await failing(endpoint)
-        }
+        guard !gone else { return }
+        if failure == nil { await healthy(endpoint) } else { await failing(endpoint) }
     }
 
     private func record(_ outcomes: [(delivery: ClaimedDelivery, outcome: DeliveryOutcome)], _ attempt: AttemptRecord) async {
@@ -178,8 +175,10 @@ final class EndpointLane: Sendable {
         }
     }
 
+    /// Disables the endpoint in PostgreSQL, then stops the lane: stopped first, the dispatcher's next
+    /// refresh could see it still enabled and start another lane for it.
     private func disable(_ endpoint: WebhookEndpoint, kind: String, because reason: String) async {
-        stop()
+        defer { stop() }
         do {
             if try await store.disableEndpoint(endpoint.id, kind: kind, message: reason) {
                 logger.error("endpoint disabled", metadata: ["reason": "\(reason)"])

@@ -81,15 +81,23 @@ extension EventStore {
     /// it passes, in the transaction that stores the event, so an event is offered exactly once
     /// per endpoint whatever retried the batch, and an ESP's duplicate (never in `batch_new`) is
     /// never offered. No endpoint: an empty join.
+    /// Whether the event row `event` passes the filter of the endpoint row `endpoint` (an empty
+    /// list matches everything); the outbox and replays ask the same.
+    static func passesFilter(event: String, endpoint: String) -> String {
+        let (v, e) = (event, endpoint)
+        return """
+            (cardinality(\(e).event_types) = 0 OR \(v).event_type = ANY (\(e).event_types))
+            AND (cardinality(\(e).providers) = 0 OR \(v).provider = ANY (\(e).providers))
+            AND (cardinality(\(e).sources) = 0 OR \(v).source = ANY (\(e).sources))
+            AND (cardinality(\(e).campaigns) = 0 OR \(v).campaign = ANY (\(e).campaigns))
+            AND (cardinality(\(e).sender_domains) = 0 OR lower(\(v).sender_domain) = ANY (\(e).sender_domains))
+            """
+    }
+
     static let offerToEndpoints: PostgresQuery = """
         INSERT INTO webhook_deliveries (endpoint_id, provider, event_key, occurred_at, event_type)
         SELECT e.id, b.provider, b.event_key, b.occurred_at, b.event_type
-        FROM batch_new b JOIN webhook_endpoints e ON e.enabled
-            AND (cardinality(e.event_types) = 0 OR b.event_type = ANY (e.event_types))
-            AND (cardinality(e.providers) = 0 OR b.provider = ANY (e.providers))
-            AND (cardinality(e.sources) = 0 OR b.source = ANY (e.sources))
-            AND (cardinality(e.campaigns) = 0 OR b.campaign = ANY (e.campaigns))
-            AND (cardinality(e.sender_domains) = 0 OR lower(b.sender_domain) = ANY (e.sender_domains))
+        FROM batch_new b JOIN webhook_endpoints e ON e.enabled AND \(unescaped: passesFilter(event: "b", endpoint: "e"))
         ORDER BY e.id, b.provider, b.event_key
         ON CONFLICT DO NOTHING
         """

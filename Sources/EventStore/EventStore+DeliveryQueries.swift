@@ -139,11 +139,7 @@ extension EventStore {
                 SELECT e.id, ev.provider, ev.event_key, ev.occurred_at, ev.event_type, r.id
                 FROM r JOIN webhook_endpoints e ON e.id = r.endpoint_id
                 JOIN email_events ev ON ev.occurred_at >= \(since) AND ev.occurred_at < \(until)
-                    AND (cardinality(e.event_types) = 0 OR ev.event_type = ANY (e.event_types))
-                    AND (cardinality(e.providers) = 0 OR ev.provider = ANY (e.providers))
-                    AND (cardinality(e.sources) = 0 OR ev.source = ANY (e.sources))
-                    AND (cardinality(e.campaigns) = 0 OR ev.campaign = ANY (e.campaigns))
-                    AND (cardinality(e.sender_domains) = 0 OR lower(ev.sender_domain) = ANY (e.sender_domains))
+                    AND \(unescaped: Self.passesFilter(event: "ev", endpoint: "e"))
                 ORDER BY ev.occurred_at, ev.provider, ev.event_key
                 RETURNING 1
             ), recorded AS (

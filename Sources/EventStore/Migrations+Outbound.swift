@@ -64,7 +64,10 @@ extension Migrations {
                 UNIQUE (endpoint_id, provider, event_key, replay)
             )
             """,
-            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, due_at) WHERE status = 'pending'",
+            // In the claim's exact order: a replay or a worker's batch gives thousands of deliveries
+            // one due_at, and an index without `id` made every claim sort them all (190 ms for
+            // 200,000, against 0.08 ms).
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, due_at, id) WHERE status = 'pending'",
             "CREATE INDEX webhook_deliveries_created ON webhook_deliveries (endpoint_id, created_at)",
             "CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (endpoint_id) WHERE status = 'failed'",
             // `status` NULL: no HTTP answer (refused, timed out, reset).

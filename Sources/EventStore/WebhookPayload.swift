@@ -22,12 +22,15 @@ enum WebhookPayload {
         ("is_machine_open", "e.is_machine_open"),
     ]
 
-    /// The whole payload as text, over `email_events e`.
+    /// The whole payload as text, over `email_events e`, NULL when `e` is missing.
     static let sql: String = {
         let data = fields.map { "'\($0.key)', \($0.sql)" }.joined(separator: ", ")
+        // NULL when the event is not there (the LEFT JOIN found nothing), not an object of NULLs.
         return """
-            jsonb_build_object('type', 'email.' || e.event_type, 'timestamp', \(time("e.occurred_at")),
-                'data', jsonb_strip_nulls(jsonb_build_object(\(data))))::text
+            CASE WHEN e.event_key IS NOT NULL THEN
+                jsonb_build_object('type', 'email.' || e.event_type, 'timestamp', \(time("e.occurred_at")),
+                    'data', jsonb_strip_nulls(jsonb_build_object(\(data))))::text
+            END
             """
     }()
 

@@ -6,16 +6,8 @@ import Testing
 /// The analysts' commands as an operator runs them: `postwire stats`, `suppressions export` and `check`.
 @Suite struct AnalyticsCLITests {
     func run(_ arguments: [String], database: String) async throws -> (code: Int32, output: String) {
-        var environment = ProcessInfo.processInfo.environment
-        environment["POSTWIRE_POSTGRES_PORT"] = "\(TestEnvironment.postgresPort)"
-        environment["POSTWIRE_POSTGRES_DATABASE"] = database
-        environment["POSTWIRE_POSTGRES_PASSWORD"] = TestEnvironment.postgresPassword
-        let output = "/tmp/" + TestEnvironment.unique("cli") + ".out"
-        let child = try ChildProcess.spawn(
-            TestEnvironment.binDirectory.appendingPathComponent("postwire").path, arguments, environment: environment, stdoutPath: output)
-        let ended = try await child.wait()
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        return (ended.code, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        let result = try await TestEnvironment.cli(arguments, database: database)
+        return (result.code, result.output)
     }
 
     @Test func statsAndSuppressionCommands() async throws {

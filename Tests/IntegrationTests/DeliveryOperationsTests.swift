@@ -12,20 +12,7 @@ import Testing
 /// replay, endpoints from configuration, and the dispatcher's metrics.
 @Suite struct DeliveryOperationsTests {
     func cli(_ arguments: [String], database: String) async throws -> (code: Int32, output: String, errors: String) {
-        var environment = ProcessInfo.processInfo.environment
-        environment["POSTWIRE_POSTGRES_PORT"] = "\(TestEnvironment.postgresPort)"
-        environment["POSTWIRE_POSTGRES_DATABASE"] = database
-        environment["POSTWIRE_POSTGRES_PASSWORD"] = TestEnvironment.postgresPassword
-        let output = "/tmp/" + TestEnvironment.unique("cli") + ".out"
-        let child = try ChildProcess.spawn(
-            TestEnvironment.binDirectory.appendingPathComponent("postwire").path, arguments, environment: environment,
-            logPath: output + ".err", stdoutPath: output)
-        let ended = try await child.wait()
-        defer { for path in [output, output + ".err"] { try? FileManager.default.removeItem(atPath: path) } }
-        return (
-            ended.code, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "",
-            (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? ""
-        )
+        try await TestEnvironment.cli(arguments, database: database)
     }
 
     /// From `endpoints add` to a verified delivery, then rotate, replay, retry, disable, remove, as

@@ -38,7 +38,7 @@ import Testing
     /// replayed stream entry, an ESP's duplicate) offers nothing again; filters and disabled
     /// endpoints hold back what they should.
     @Test func theBatchTransactionOffersEachNewEventOncePerMatchingEndpoint() async throws {
-        try await TestEnvironment.withDatabase { _, store in
+        try await TestEnvironment.withDatabase { database, store in
             let secret = WebhookSecret.generate()
             try await store.addEndpoint(EndpointDraft(name: "all", url: "http://127.0.0.1:9/a", secret: secret))
             try await store.addEndpoint(
@@ -70,6 +70,15 @@ import Testing
             #expect(try await keys("off").isEmpty)
             let pending = try await store.backlogs().first { $0.endpoint == "all" }
             #expect(pending?.pending == 6 && pending?.due == 6)
+
+            // An event retention removed before its delivery was sent: claimed with no payload.
+            try await TestEnvironment.withClient(database: database) { client in
+                try await client.query("DELETE FROM email_events WHERE event_key = 'o1'", logger: TestEnvironment.logger)
+            }
+            let all = try #require(try await store.endpoint(named: "all"))
+            let claimed = try await store.claimDeliveries(endpoint: all.id, limit: 10, lease: 60)
+            #expect(claimed.count == 6)
+            #expect(claimed.filter { $0.payload == nil }.map(\.eventID) == [Self.eventID(.sendgrid, "o1")])
         }
     }
 

@@ -122,6 +122,24 @@ enum TestEnvironment {
         }
     }
 
+    /// The real `postwire` CLI against a test database: its exit status, standard output and error.
+    static func cli(_ arguments: [String], database: String) async throws -> (code: Int32, output: String, errors: String) {
+        var environment = ProcessInfo.processInfo.environment
+        environment["POSTWIRE_POSTGRES_PORT"] = "\(postgresPort)"
+        environment["POSTWIRE_POSTGRES_DATABASE"] = database
+        environment["POSTWIRE_POSTGRES_PASSWORD"] = postgresPassword
+        let output = "/tmp/" + unique("cli") + ".out"
+        let child = try ChildProcess.spawn(
+            binDirectory.appendingPathComponent("postwire").path, arguments, environment: environment, logPath: output + ".err",
+            stdoutPath: output)
+        let ended = try await child.wait()
+        defer { for path in [output, output + ".err"] { try? FileManager.default.removeItem(atPath: path) } }
+        return (
+            ended.code, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "",
+            (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? ""
+        )
+    }
+
     /// Polls `condition` until it holds or `timeout` passes.
     static func eventually(timeout: Duration = .seconds(30), _ what: String, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
