@@ -115,9 +115,9 @@ final class EndpointLane: Sendable {
         }
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        metrics.attempted(endpoint.name, events: present.count, status: status, duration: elapsed)
         // An answer whose body did not arrive in time is no answer.
         let answered = failure == nil ? status : nil
+        metrics.attempted(endpoint.name, events: present.count, status: answered, duration: elapsed)
         if failure == nil, let status, !(200..<300).contains(status) { failure = "HTTP \(status)" }
         let attempt = AttemptRecord(
             webhookID: id, attemptedAt: now, status: status, latencyMilliseconds: milliseconds, error: failure, responseExcerpt: excerpt)
@@ -194,14 +194,14 @@ final class EndpointLane: Sendable {
     }
 
     /// The first `limit` bytes of an answer, as text (a NUL, which PostgreSQL's text refuses,
-    /// becomes U+FFFD), read before `deadline`; the rest is not read (the connection is closed).
+    /// becomes U+FFFD); the whole body must arrive before `deadline`, else the attempt timed out.
     static func excerpt(of body: HTTPClientResponse.Body, limit: Int, deadline: NIODeadline) async throws -> String? {
         let kept = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
             group.addTask {
                 var kept: [UInt8] = []
-                for try await chunk in body {
+                // Read to the end (what is past the limit is dropped), so the connection is reused.
+                for try await chunk in body where kept.count < limit {
                     kept.append(contentsOf: chunk.readableBytesView.prefix(limit - kept.count))
-                    if kept.count >= limit { break }
                 }
                 return kept
             }

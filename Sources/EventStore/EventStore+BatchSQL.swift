@@ -77,10 +77,6 @@ extension EventStore {
         ]
     }
 
-    /// The outbox (docs/DELIVERY.md): one delivery per new event and enabled endpoint whose filter
-    /// it passes, in the transaction that stores the event, so an event is offered exactly once
-    /// per endpoint whatever retried the batch, and an ESP's duplicate (never in `batch_new`) is
-    /// never offered. No endpoint: an empty join.
     /// Whether the event row `event` passes the filter of the endpoint row `endpoint` (an empty
     /// list matches everything); the outbox and replays ask the same.
     static func passesFilter(event: String, endpoint: String) -> String {
@@ -94,6 +90,10 @@ extension EventStore {
             """
     }
 
+    /// The outbox (docs/DELIVERY.md): one delivery per new event and enabled endpoint whose filter
+    /// it passes, in the transaction that stores the event, so an event is offered exactly once
+    /// per endpoint whatever retried the batch, and an ESP's duplicate (never in `batch_new`) is
+    /// never offered. No endpoint: an empty join.
     static let offerToEndpoints: PostgresQuery = """
         INSERT INTO webhook_deliveries (endpoint_id, provider, event_key, occurred_at, event_type)
         SELECT e.id, b.provider, b.event_key, b.occurred_at, b.event_type

@@ -71,7 +71,8 @@ extension EventStore {
                             sources = EXCLUDED.sources, campaigns = EXCLUDED.campaigns, sender_domains = EXCLUDED.sender_domains,
                             batch_size = EXCLUDED.batch_size, rate_limit = EXCLUDED.rate_limit, updated_at = now(),
                             enabled = e.enabled OR coalesce(e.disabled_reason = \(Self.unconfigured), false),
-                            disabled_reason = CASE WHEN e.disabled_reason = \(Self.unconfigured) THEN NULL ELSE e.disabled_reason END
+                            disabled_reason = CASE WHEN e.disabled_reason = \(Self.unconfigured) THEN NULL ELSE e.disabled_reason END,
+                            failing_since = CASE WHEN e.disabled_reason = \(Self.unconfigured) THEN NULL ELSE e.failing_since END
                         WHERE e.managed_by = 'config'
                         RETURNING id
                         """, on: connection)

@@ -167,7 +167,16 @@ import Testing
             try await DispatcherHarness.withDispatcher(configuration, environment: environment) {
                 try await TestEnvironment.eventually("enabled again") { try await store.endpoint(named: "lake")?.enabled == true }
             }
-            try await store.setEndpoint("lake", enabled: false)
+            // Disabled by an operator, it stays disabled when the dispatcher starts again.
+            try await store.setEndpoint("lake", enabled: false, reason: "maintenance")
+            endpoint.batchSize = 7  // so the test sees the configuration written
+            configuration.dispatcher.endpoints = [endpoint]
+            try await DispatcherHarness.withDispatcher(configuration, environment: environment) {
+                try await TestEnvironment.eventually("configured endpoints written") {
+                    try await store.endpoint(named: "lake")?.batchSize == 7
+                }
+            }
+            #expect(try await store.endpoint(named: "lake")?.disabledReason == "maintenance")
             #expect(try await store.endpoint(named: "lake")?.enabled == false)
             try await store.setEndpoint("lake", enabled: true)
             #expect(try await store.endpoint(named: "lake")?.enabled == true)

@@ -276,15 +276,19 @@ import Testing
             try await store.record([(first[0], .failed)], attempt: record)
             var row = try #require(try await store.deliveries(DeliverySelection(endpoint: "lease"), limit: 1).first)
             #expect(row.status == "pending" && row.attempts == 2)
-            // The second's success, then the first's late success: delivered once.
+            // The first's late success while the second holds the lease: it was delivered, so it
+            // is recorded; the second's outcome then changes nothing.
             var ok = record
             ok.status = 204
             ok.error = nil
-            try await store.record([(second[0], .delivered)], attempt: ok)
             try await store.record([(first[0], .delivered)], attempt: ok)
             row = try #require(try await store.deliveries(DeliverySelection(endpoint: "lease"), limit: 1).first)
             #expect(row.status == "delivered" && row.deliveredAt != nil)
-            #expect(try await store.attempts(delivery: row.id).count == 3, "every attempt is kept")
+            try await store.record([(second[0], .failed)], attempt: record)
+            try await store.record([(second[0], .delivered)], attempt: ok)
+            let after = try #require(try await store.deliveries(DeliverySelection(endpoint: "lease"), limit: 1).first)
+            #expect(after.status == "delivered" && after.deliveredAt == row.deliveredAt, "delivered once")
+            #expect(try await store.attempts(delivery: row.id).count == 4, "every attempt is kept")
         }
     }
 }

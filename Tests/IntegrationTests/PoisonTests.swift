@@ -66,7 +66,9 @@ import WorkerApp
             try await ResilienceTests.append(Self.events(1000, run: run, poison: Set(poison)), configuration, redis: redis)
             try await Harness.withWorker(configuration, consumer: "a") { a in
                 try await Harness.withWorker(configuration, consumer: "b") { b in
-                    try await Harness.waitUntilDrained(redis, configuration)
+                    // Ten isolated by halving are about a hundred transactions: alone 14 s here, and
+                    // more than 30 s beside the rest of the suite.
+                    try await Harness.waitUntilDrained(redis, configuration, timeout: .seconds(120))
                     let snapshots = [a.stats.snapshot, b.stats.snapshot]
                     #expect(snapshots.map(\.batchFailures).reduce(0, +) == 0, "no batch was retried: \(snapshots)")
                     #expect(snapshots.map(\.deadLettered).reduce(0, +) == poison.count)
