@@ -285,7 +285,8 @@ import Testing
                     }
                 }
                 try await flow { receiver.requests().count >= 5 }
-                try await store.rotateSecret("rotating", to: new, overlap: 2)
+                // An overlap long enough that a busy machine still sends within it.
+                try await store.rotateSecret("rotating", to: new, overlap: 8)
                 try await flow { receiver.requests().contains { $0.verifiedBy == [0, 1] } }
                 try await flow { receiver.requests().suffix(5).allSatisfy { $0.verifiedBy == [1] } && receiver.requests().count > 20 }
                 let total = n

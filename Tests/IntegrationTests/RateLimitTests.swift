@@ -41,6 +41,7 @@ import Testing
         // Eight clients, alternating between the two ingresses, as fast as they can for 3 s.
         let statuses = NIOLockedValueBox<[Int: [Int: Int]]>([:])  // port → status → count
         let retryAfterMissing = NIOLockedValueBox(0)
+        let answeredAt = NIOLockedValueBox<[ContinuousClock.Instant]>([])
         let run = TestEnvironment.unique("rl")
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -55,6 +56,7 @@ import Testing
                         let reply = try await HTTP.request(
                             "http://127.0.0.1:\(port)/webhooks/mailgun", headers: webhook.headers, body: webhook.body)
                         statuses.withLockedValue { $0[port, default: [:]][reply.status, default: 0] += 1 }
+                        answeredAt.withLockedValue { $0.append(ContinuousClock.now) }
                         if reply.status == 429, Int(reply.headers["retry-after"] ?? "") ?? 0 < 1 {
                             retryAfterMissing.withLockedValue { $0 += 1 }
                         }
@@ -72,8 +74,17 @@ import Testing
         let ceiling = Double(burst) + rate * seconds
         #expect(Set(byPort.values.flatMap(\.keys)).isSubset(of: [200, 429]), "statuses: \(byPort)")
         #expect(Double(accepted) <= ceiling + 1, "accepted \(accepted) in \(seconds) s; one shared bucket allows \(ceiling)")
-        #expect(Double(accepted) >= rate * seconds - 1, "the limit must not refuse more than it should: \(accepted)")
-        #expect(byPort.values.allSatisfy { ($0[200] ?? 0) > 0 && ($0[429] ?? 0) > 0 }, "both ingresses admitted and refused: \(byPort)")
+        // The bucket refills only up to its burst: while no request arrives (the machine busy with
+        // the rest of the suite), the tokens beyond it are lost, not refused. So the lower bound
+        // leaves out the longest pause between answers.
+        let times = answeredAt.withLockedValue { $0 }.sorted()
+        let pause = zip(times.dropFirst(), times).map { $0 - $1 }.max() ?? .zero
+        let pauseSeconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18
+        let floor = rate * (seconds - pauseSeconds) - 1
+        #expect(Double(accepted) >= floor, "the limit must not refuse more than it should: \(accepted), longest pause \(pauseSeconds) s")
+        if Double(accepted + limited) >= 2 * ceiling {
+            #expect(byPort.values.allSatisfy { ($0[200] ?? 0) > 0 && ($0[429] ?? 0) > 0 }, "both ingresses admitted and refused: \(byPort)")
+        }
         #expect(retryAfterMissing.withLockedValue { $0 } == 0, "every 429 carries Retry-After")
         let redis = TestEnvironment.redis()
         #expect(try await redis.xlen(configuration.redis.stream) == accepted, "only admitted requests were appended")
