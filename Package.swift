@@ -39,10 +39,16 @@ let package = Package(
     targets: [
         // Pure core.
         .target(name: "EmailEvents", swiftSettings: swiftSettings),
+        // Standard Webhooks' HMAC scheme (keys, signed content, v1 signatures): what the ingress
+        // verifies, the samples sign and the dispatcher sends, in one place.
+        .target(
+            name: "WebhookSigning", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         .target(
             name: "Providers",
             dependencies: [
-                "EmailEvents", .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
+                "EmailEvents", "WebhookSigning", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -56,7 +62,7 @@ let package = Package(
         // the tests; never linked into the ingress or the worker.
         .target(
             name: "ProviderSamples",
-            dependencies: ["EmailEvents", "Providers", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["EmailEvents", "Providers", "WebhookSigning", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 
@@ -92,7 +98,7 @@ let package = Package(
         .target(
             name: "EventStore",
             dependencies: [
-                "EmailEvents", .product(name: "Crypto", package: "swift-crypto"),
+                "EmailEvents", "WebhookSigning", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -157,7 +163,7 @@ let package = Package(
         .target(
             name: "DispatcherApp",
             dependencies: [
-                "EventStore", "PostgresSetup", "PostwireConfig", "Operations",
+                "EventStore", "PostgresSetup", "PostwireConfig", "Operations", "WebhookSigning",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 import Foundation
+import PostwireConfig
 
 /// When a failed delivery is tried again: the waits before the second, third, … attempts, each
 /// varied at random by up to `jitter` of itself so that deliveries failed together do not all
@@ -31,15 +32,10 @@ public struct RetrySchedule: Sendable, Equatable {
     }
 
     public static func duration(_ text: String) throws(ScheduleError) -> TimeInterval {
-        let units: [(String, TimeInterval)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
-            let number = trimmed.dropLast(suffix.count)
-            // "5ms" also ends in "s": a number that does not parse tries the next unit.
-            guard let value = Double(number), value.isFinite, value >= 0 else { continue }
-            return value * scale
+        guard let seconds = DurationText.seconds(text) else {
+            throw ScheduleError(text: text, reason: "a step is a number and ms, s, m, h or d")
         }
-        throw ScheduleError(text: text, reason: "a step is a number and ms, s, m, h or d")
+        return seconds
     }
 }
 

@@ -1,19 +1,16 @@
 import Crypto
 import EventStore
 import Foundation
+import WebhookSigning
 
-/// Standard Webhooks signing (https://www.standardwebhooks.com): `webhook-signature` is `v1,` and
-/// the base64 of HMAC-SHA256 over `<webhook-id>.<webhook-timestamp>.<body>`, keyed with the
-/// secret's decoded bytes; several secrets (a rotation) give several signatures, space-separated,
-/// and a receiver accepts the request when one of them verifies.
+/// What the dispatcher sends, signed as Standard Webhooks (``StandardWebhooksHMAC``): several
+/// secrets (a rotation) give several signatures, space-separated, and a receiver accepts the
+/// request when one of them verifies.
 public enum WebhookSigner {
     public static func signature(id: String, timestamp: Int64, body: [UInt8], secrets: [String]) -> String {
-        var message = Array("\(id).\(timestamp).".utf8)
-        message.append(contentsOf: body)
-        return secrets.compactMap { secret -> String? in
-            guard let key = WebhookSecret.key(of: secret) else { return nil }
-            let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key))
-            return "v1," + Data(mac).base64EncodedString()
+        let content = StandardWebhooksHMAC.signedContent(id: id, timestamp: String(timestamp), body: body)
+        return secrets.compactMap { secret in
+            WebhookSecret.key(of: secret).map { StandardWebhooksHMAC.signature(content, key: $0) }
         }.joined(separator: " ")
     }
 

@@ -25,8 +25,13 @@ extension EventStore {
         """
 
     /// Event keys first: only events whose key is new are stored, and remembered in `batch_new`
-    /// (recipients in lower case). Answers how many were new. The batch travels as one array per
-    /// column of ``EventColumns``, which the statement's column lists come from.
+    /// (recipients in lower case), and offered to the endpoints (the outbox, docs/DELIVERY.md):
+    /// one delivery per new event and enabled endpoint whose filter it passes, in the transaction
+    /// that stores the event, so an event is offered exactly once per endpoint whatever retried
+    /// the batch, and an ESP's duplicate is never offered. With no endpoint the join is empty and
+    /// costs the batch nothing more: it is part of this statement, not a round trip of its own.
+    /// Answers how many were new. The batch travels as one array per column of ``EventColumns``,
+    /// which the statement's column lists come from.
     static func insertNew(_ events: [EmailEvent]) throws -> PostgresQuery {
         PostgresQuery(unsafeSQL: insertNewSQL, binds: try EventColumns.bindings(events))
     }
@@ -48,6 +53,13 @@ extension EventStore {
         ), remembered AS (
             INSERT INTO batch_new (\(batchNewColumns.map(\.name).joined(separator: ", ")))
             SELECT \(batchNewColumns.map(\.name).joined(separator: ", ")) FROM inserted RETURNING 1
+        ), offered AS (
+            -- ON CONFLICT: an event stored again after retention removed its key may still have
+            -- its old delivery.
+            INSERT INTO webhook_deliveries (endpoint_id, provider, event_key, occurred_at, event_type)
+            SELECT e.id, i.provider, i.event_key, i.occurred_at, i.event_type
+            FROM inserted i JOIN webhook_endpoints e ON e.enabled AND \(passesFilter(event: "i", endpoint: "e"))
+            ON CONFLICT DO NOTHING
         )
         SELECT count(*)::int8 FROM remembered
         """
@@ -72,8 +84,8 @@ extension EventStore {
     /// only for the tail and the commit (docs/PERFORMANCE.md, worker).
     static func derive(_ policy: AnalyticsPolicy) -> [PostgresQuery] {
         [
-            insertMessages, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes, offerToEndpoints,
-            hourlyCounts, uniqueCounts, domainCounts,
+            insertMessages, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes, hourlyCounts,
+            uniqueCounts, domainCounts,
         ]
     }
 
@@ -89,18 +101,6 @@ extension EventStore {
             AND (cardinality(\(e).sender_domains) = 0 OR lower(\(v).sender_domain) = ANY (\(e).sender_domains))
             """
     }
-
-    /// The outbox (docs/DELIVERY.md): one delivery per new event and enabled endpoint whose filter
-    /// it passes, in the transaction that stores the event, so an event is offered exactly once
-    /// per endpoint whatever retried the batch, and an ESP's duplicate (never in `batch_new`) is
-    /// never offered. No endpoint: an empty join.
-    static let offerToEndpoints: PostgresQuery = """
-        INSERT INTO webhook_deliveries (endpoint_id, provider, event_key, occurred_at, event_type)
-        SELECT e.id, b.provider, b.event_key, b.occurred_at, b.event_type
-        FROM batch_new b JOIN webhook_endpoints e ON e.enabled AND \(unescaped: passesFilter(event: "b", endpoint: "e"))
-        ORDER BY e.id, b.provider, b.event_key
-        ON CONFLICT DO NOTHING
-        """
 
     static let hourlyCounts: PostgresQuery = """
         INSERT INTO event_counts_hourly AS c

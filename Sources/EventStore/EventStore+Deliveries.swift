@@ -111,17 +111,18 @@ extension EventStore {
         async throws(EventStoreError)
     {
         guard !outcomes.isEmpty else { return }
+        // Each outcome as the row's new status and due time (only a pending row's is read).
         let now = Date()
-        var statuses: [String] = []
-        var dues: [Date] = []
-        for (_, outcome) in outcomes {
+        let rows: [(status: String, due: Date)] = outcomes.map { _, outcome in
             switch outcome {
-            case .delivered: (statuses, dues) = (statuses + ["delivered"], dues + [now])
-            case .failed: (statuses, dues) = (statuses + ["failed"], dues + [now])
-            case .retry(let at): (statuses, dues) = (statuses + ["pending"], dues + [at])
-            case .held: (statuses, dues) = (statuses + ["pending"], dues + [now])
+            case .delivered: ("delivered", now)
+            case .failed: ("failed", now)
+            case .retry(let at): ("pending", at)
+            case .held: ("pending", now)
             }
         }
+        let statuses = rows.map(\.status)
+        let dues = rows.map(\.due)
         let ids = outcomes.map(\.delivery.id)
         let numbers = outcomes.map { Int32($0.delivery.attempt) }
         let httpStatus = attempt.status.map(Int32.init)

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import WebhookSigning
 
 /// Which new events an endpoint is offered: each list, when not empty, must contain the event's
 /// value (event types without the `email.` prefix, sender domains in lower case).
@@ -135,21 +137,18 @@ extension EndpointDraft {
     }
 }
 
-/// `whsec_` and the base64 of the key, as Standard Webhooks senders and receivers exchange it.
+/// An endpoint's signing secret: `whsec_` and the base64 of the key, as Standard Webhooks senders
+/// and receivers exchange it (``StandardWebhooksHMAC``). Unlike the ingress, which also takes the
+/// bare base64 a sender may show, the dispatcher hands out and takes only the prefixed form.
 public enum WebhookSecret {
-    /// At least 24 bytes of key, as the ingress asks of the Standard Webhooks senders it receives from.
-    public static let minimumKeyBytes = 24
-
-    public static func key(of secret: String) -> [UInt8]? {
-        guard secret.hasPrefix("whsec_") else { return nil }
-        var base64 = String(secret.dropFirst(6))
-        while base64.count % 4 != 0 { base64.append("=") }
-        return Data(base64Encoded: base64).map { [UInt8]($0) }
+    public static func key(of secret: String) -> SymmetricKey? {
+        secret.hasPrefix("whsec_") ? StandardWebhooksHMAC.key(secret) : nil
     }
 
     public static func validate(_ secret: String) throws(EndpointError) {
-        guard let key = key(of: secret), key.count >= minimumKeyBytes else {
-            throw EndpointError("a signing secret is whsec_ and the base64 of at least \(minimumKeyBytes) random bytes")
+        guard let key = key(of: secret), key.bitCount / 8 >= StandardWebhooksHMAC.minimumSecretBytes else {
+            throw EndpointError(
+                "a signing secret is whsec_ and the base64 of at least \(StandardWebhooksHMAC.minimumSecretBytes) random bytes")
         }
     }
 

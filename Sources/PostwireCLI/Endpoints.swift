@@ -2,6 +2,7 @@ import ArgumentParser
 import EventStore
 import Foundation
 import OperatorTools
+import PostwireConfig
 
 struct Endpoints: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -146,7 +147,7 @@ struct Endpoints: AsyncParsableCommand {
         @Option(help: "How long the old secret keeps signing: 24h, 30m, 0 to stop at once.") var overlap = "24h"
 
         func run() async throws {
-            guard let seconds = duration(overlap) else { throw ValidationError("--overlap: a duration such as 24h, 30m or 0") }
+            guard let seconds = DurationText.seconds(overlap) else { throw ValidationError("--overlap: a duration such as 24h, 30m or 0") }
             let (name, secret) = (name, secret ?? WebhookSecret.generate())
             try await withStore(label: "postwire.endpoints", configFile: options.config) { store, _, _ in
                 try await store.rotateSecret(name, to: secret, overlap: seconds)
@@ -199,16 +200,6 @@ struct Endpoints: AsyncParsableCommand {
             )
         }
     }
-}
-
-/// `0`, or a number and s, m, h or d, in seconds.
-func duration(_ text: String) -> TimeInterval? {
-    if text == "0" { return 0 }
-    let scale: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-    guard let unit = text.last.flatMap({ scale[$0] }), let amount = Double(text.dropLast()), amount >= 0, amount.isFinite else {
-        return nil
-    }
-    return amount * unit
 }
 
 /// `--event-type bounced,complained --event-type opened` → three types.

@@ -2,6 +2,7 @@ import ArgumentParser
 import EventStore
 import Foundation
 import OperatorTools
+import PostwireConfig
 import WorkerApp
 
 struct Stats: AsyncParsableCommand {
@@ -57,16 +58,9 @@ struct Stats: AsyncParsableCommand {
         print(StatsFormatter.render(rows, dimensions: dimensions, format: format), terminator: "")
     }
 
-    /// `2026-11-01` (UTC), `2026-11-01T12:00:00Z`, or `7d` / `24h` / `30m` before now.
+    /// `2026-11-01` (UTC), `2026-11-01T12:00:00Z`, or an age before now (`7d`, `24h`, `30m`, DurationText).
     static func parse(_ text: String, now: Date) -> Date? {
-        if let amount = Double(text.dropLast()), amount >= 0, amount.isFinite {
-            switch text.last {
-            case "d": return now.addingTimeInterval(-amount * 86400)
-            case "h": return now.addingTimeInterval(-amount * 3600)
-            case "m": return now.addingTimeInterval(-amount * 60)
-            default: break
-            }
-        }
+        if let age = DurationText.seconds(text) { return now.addingTimeInterval(-age) }
         let formatter = ISO8601DateFormatter()
         if let instant = formatter.date(from: text) { return instant }
         formatter.formatOptions = [.withFullDate]

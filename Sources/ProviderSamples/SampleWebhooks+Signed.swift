@@ -2,6 +2,7 @@ import Crypto
 import EmailEvents
 import Foundation
 import Providers
+import WebhookSigning
 
 /// Samples for the ESPs that sign with a shared secret (MailerSend, Resend, Standard Webhooks,
 /// Mandrill), signed as they would sign them, and for Amazon SES (unsigned: only AWS can sign
@@ -69,14 +70,13 @@ extension SampleWebhooks {
         ])
         let id = "msg_\(event.id.replacingOccurrences(of: "-", with: ""))"
         let timestamp = String(Int(signedAt.timeIntervalSince1970))
-        var signed = Array("\(id).\(timestamp).".utf8)
-        signed.append(contentsOf: body)
-        let key = StandardWebhooksSignature.key(secret) ?? SymmetricKey(data: Data(secret.utf8))
-        let signature = Data(HMAC<SHA256>.authenticationCode(for: signed, using: key)).base64EncodedString()
+        let key = StandardWebhooksHMAC.key(secret) ?? SymmetricKey(data: Data(secret.utf8))
+        let signature = StandardWebhooksHMAC.signature(
+            StandardWebhooksHMAC.signedContent(id: id, timestamp: timestamp, body: body), key: key)
         return SignedWebhook(
             headers: [
                 "content-type": "application/json", headerPrefix + "id": id, headerPrefix + "timestamp": timestamp,
-                headerPrefix + "signature": "v1,\(signature)",
+                headerPrefix + "signature": signature,
             ],
             body: body
         )

@@ -1,3 +1,4 @@
+import Crypto
 import EventStore
 import Foundation
 import Testing
@@ -30,7 +31,7 @@ import Testing
         let a = WebhookSecret.generate()
         let b = WebhookSecret.generate()
         #expect(a != b)
-        #expect(WebhookSecret.key(of: a)?.count == 32)
+        #expect(WebhookSecret.key(of: a)?.bitCount == 256)
         try WebhookSecret.validate(a)
         #expect(throws: EndpointError.self) { try WebhookSecret.validate("whsec_c2hvcnQ=") }
         #expect(throws: EndpointError.self) { try WebhookSecret.validate("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") }

@@ -81,17 +81,7 @@ import WorkerApp
                     }
                     // Mailgun: every event once, then each again re-signed (an ESP retry).
                     group.addTask {
-                        var accepted = 0, sent = 0
-                        for round in 0..<2 {
-                            for sample in mailgun {
-                                let webhook = SampleWebhooks.mailgun(sample, signingKey: Self.mailgunKey, signedAt: Date())
-                                let reply = try await HTTP.request(url + "/webhooks/mailgun", headers: webhook.headers, body: webhook.body)
-                                sent += 1
-                                if reply.status == 200 { accepted += 1 }
-                                if round == 0 { try await Task.sleep(for: .milliseconds(15)) }
-                            }
-                        }
-                        return (accepted, sent)
+                        try await SignedTraffic.mailgun(mailgun, url: url, key: Self.mailgunKey, pause: .milliseconds(15))
                     }
                     // Poison: authentic Mailgun events PostgreSQL refuses (a NUL in a variable:
                     // jsonb has no \u0000), each posted once. They must end in the dead letters alone.
@@ -109,21 +99,10 @@ import WorkerApp
                         }
                         return (accepted, sent)
                     }
-                    // SendGrid: each batch posted three times, each signed anew (an identical
-                    // request is a replay, refused by its guard).
+                    // SendGrid: each batch posted three times, each signed anew.
                     group.addTask {
-                        var accepted = 0, sent = 0
-                        for batch in sendgridBatches {
-                            for attempt in 0..<3 {
-                                let webhook = SampleWebhooks.sendgrid(
-                                    batch, privateKey: Self.sendgridKey, signedAt: Date().addingTimeInterval(Double(attempt)))
-                                let reply = try await HTTP.request(url + "/webhooks/sendgrid", headers: webhook.headers, body: webhook.body)
-                                sent += 1
-                                if reply.status == 200 { accepted += 1 }
-                            }
-                            try await Task.sleep(for: .milliseconds(400))
-                        }
-                        return (accepted, sent)
+                        try await SignedTraffic.sendgrid(
+                            sendgridBatches, url: url, key: Self.sendgridKey, copies: 3, pause: .milliseconds(400))
                     }
                     var totals = (0, 0)
                     for try await (a, s) in group { totals = (totals.0 + a, totals.1 + s) }

@@ -129,34 +129,13 @@ import Testing
                         }
                         return (0, 0)
                     }
-                    // Every Mailgun event twice (an ESP retry, signed anew).
+                    // Every Mailgun event twice and every SendGrid batch twice, each signed anew.
                     group.addTask {
-                        var accepted = 0, sent = 0
-                        for round in 0..<2 {
-                            for (sample, _) in mailgun {
-                                let webhook = SampleWebhooks.mailgun(sample, signingKey: Self.mailgunKey, signedAt: Date())
-                                let reply = try await HTTP.request(url + "/webhooks/mailgun", headers: webhook.headers, body: webhook.body)
-                                sent += 1
-                                if reply.status == 200 { accepted += 1 }
-                                if round == 0 { try await Task.sleep(for: .milliseconds(20)) }
-                            }
-                        }
-                        return (accepted, sent)
+                        try await SignedTraffic.mailgun(mailgun.map(\.0), url: url, key: Self.mailgunKey, pause: .milliseconds(20))
                     }
-                    // Every SendGrid batch twice.
                     group.addTask {
-                        var accepted = 0, sent = 0
-                        for batch in sendgrid {
-                            for attempt in 0..<2 {
-                                let webhook = SampleWebhooks.sendgrid(
-                                    batch.map(\.0), privateKey: Self.sendgridKey, signedAt: Date().addingTimeInterval(Double(attempt)))
-                                let reply = try await HTTP.request(url + "/webhooks/sendgrid", headers: webhook.headers, body: webhook.body)
-                                sent += 1
-                                if reply.status == 200 { accepted += 1 }
-                            }
-                            try await Task.sleep(for: .milliseconds(400))
-                        }
-                        return (accepted, sent)
+                        try await SignedTraffic.sendgrid(
+                            sendgrid.map { $0.map(\.0) }, url: url, key: Self.sendgridKey, copies: 2, pause: .milliseconds(400))
                     }
                     var totals = (0, 0)
                     for try await (a, s) in group { totals = (totals.0 + a, totals.1 + s) }

@@ -1,3 +1,4 @@
+import Crypto
 import DispatcherApp
 import EmailEvents
 import EventStore
@@ -28,7 +29,7 @@ import Testing
             #expect(add.code == 0, "\(add.errors)")
             let secret = try #require(
                 add.output.split(separator: "\n").first { $0.hasPrefix("signing secret: ") }.map { String($0.dropFirst(16)) })
-            #expect(WebhookSecret.key(of: secret)?.count == 32)
+            #expect(WebhookSecret.key(of: secret)?.bitCount == 256)
             let duplicate = try await cli(["endpoints", "add", "crm", "http://127.0.0.1:9/x"], database: database)
             #expect(duplicate.code != 0 && duplicate.errors.contains("exists already"), "\(duplicate.errors)")
             for bad in [

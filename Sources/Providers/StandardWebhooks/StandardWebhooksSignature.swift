@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WebhookSigning
 
 /// Standard Webhooks v1 (docs/PROVIDERS.md §12), also used by Svix and so by Resend. The signed
 /// content is `"{id}.{timestamp}.{body}"`; the signature header lists several space-separated
@@ -10,8 +11,7 @@ import Foundation
 public enum StandardWebhooksSignature {
     /// Signature entries looked at per request.
     static let maxEntries = 10
-    /// The spec's shortest secret: a shorter HMAC key can be guessed.
-    static let minimumSecretBytes = 24
+    static let minimumSecretBytes = StandardWebhooksHMAC.minimumSecretBytes
 
     /// Verifies and returns the message id (the replay nonce and the dedup key).
     static func verify(_ request: WebhookRequest, credentials: SourceCredentials, now: Date) throws(WebhookError) -> String? {
@@ -24,14 +24,13 @@ public enum StandardWebhooksSignature {
         guard let seconds = Int64(timestamp) else { throw WebhookError(.badSignature, "timestamp is not an integer") }
         // The window first, as the reference libraries do: a stale request costs no hashing.
         try ReplayWindow.check(Double(seconds), window: credentials.replayWindow, now: now)
-        var signed = Array("\(id).\(timestamp).".utf8)
-        signed.append(contentsOf: request.body)
+        let signed = StandardWebhooksHMAC.signedContent(id: id, timestamp: timestamp, body: request.body)
         // Each entry costs a pass over the whole body, so only the first few count; a sender lists
         // one per secret it signs with (two while rotating).
         let entries = header.split(separator: " ").prefix(Self.maxEntries).compactMap(Entry.init)
         guard !entries.isEmpty else { throw WebhookError(.badSignature, "no v1 or v1a signature in the signature header") }
         let keys = Keys(credentials.secrets)
-        let macs = keys.symmetric.map { Data(HMAC<SHA256>.authenticationCode(for: signed, using: $0)) }
+        let macs = keys.symmetric.map { StandardWebhooksHMAC.mac(signed, key: $0) }
         let valid = entries.contains { entry in
             switch entry {
             case .v1(let mac): macs.contains { ConstantTime.equals($0, mac) }
@@ -42,14 +41,11 @@ public enum StandardWebhooksSignature {
         return id
     }
 
-    /// `whsec_<base64>` (or the bare base64) → the HMAC key; base64 padding may be missing.
-    public static func key(_ secret: String) -> SymmetricKey? {
-        base64(secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret).map { SymmetricKey(data: $0) }
-    }
-
     /// `whpk_<base64 of the 32-byte Ed25519 public key>` → the key; nil for anything else.
     public static func publicKey(_ secret: String) -> Curve25519.Signing.PublicKey? {
-        guard secret.hasPrefix("whpk_"), let raw = base64(String(secret.dropFirst(5))), raw.count == 32 else { return nil }
+        guard secret.hasPrefix("whpk_"), let raw = StandardWebhooksHMAC.base64(String(secret.dropFirst(5))), raw.count == 32 else {
+            return nil
+        }
         return try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
     }
 
@@ -59,14 +55,8 @@ public enum StandardWebhooksSignature {
             return publicKey(secret) == nil ? "a whpk_ key must be the base64 of a 32-byte Ed25519 public key" : nil
         }
         if secret.hasPrefix("whsk_") { return "whsk_ is the sender's private key: configure its public key (whpk_…)" }
-        guard let key = key(secret) else { return "not a whsec_ secret (base64 after the prefix)" }
+        guard let key = StandardWebhooksHMAC.key(secret) else { return "not a whsec_ secret (base64 after the prefix)" }
         return key.bitCount / 8 < minimumSecretBytes ? "shorter than \(minimumSecretBytes) bytes: anyone could guess it" : nil
-    }
-
-    private static func base64(_ text: String) -> Data? {
-        var text = text
-        while text.count % 4 != 0 { text += "=" }
-        return Data(base64Encoded: text)
     }
 
     /// One entry of the signature header.
@@ -94,7 +84,7 @@ public enum StandardWebhooksSignature {
             for secret in secrets {
                 if secret.hasPrefix("whpk_") {
                     if let key = StandardWebhooksSignature.publicKey(secret) { self.public.append(key) }
-                } else if let key = StandardWebhooksSignature.key(secret) {
+                } else if let key = StandardWebhooksHMAC.key(secret) {
                     symmetric.append(key)
                 }
             }
