@@ -80,19 +80,27 @@ public struct RedisEventSink: EventSink {
     let quarantineStream: String
     /// Prefix of the per-source, per-hour quarantine budget counters.
     let budgetPrefix: String
+    /// Replicas that must have an append before it counts as stored (nil: the master's word).
+    let acknowledgement: ReplicaAcknowledgement?
 
-    public init(client: RedisClient, layout: StreamLayout, quarantineStream: String, budgetPrefix: String = "postwire:qb:") {
+    public init(
+        client: RedisClient, layout: StreamLayout, quarantineStream: String, budgetPrefix: String = "postwire:qb:",
+        acknowledgement: ReplicaAcknowledgement? = nil
+    ) {
         self.client = client
         self.layout = layout
         self.quarantineStream = quarantineStream
         self.budgetPrefix = budgetPrefix
+        self.acknowledgement = acknowledgement
     }
 
     /// A guarded request goes whole to the shard its nonce hashes to, where its guard key lives.
     /// The shard must not depend on the events: a replayed Mailgun signature may carry another
     /// body, and its guard key must still be the one the first request set. An unguarded batch is split by
     /// shard; should a later shard's append fail the request gets 503 and the ESP retries all of
-    /// it, and the store counts the events that did arrive once.
+    /// it, and the store counts the events that did arrive once. The quarantine stream and budget
+    /// counter are the shard's too (one slot for the script on a cluster): with several shards a
+    /// source's hourly budget applies per shard.
     public func store(_ request: StoredRequest) async throws(RedisError) -> StoreOutcome? {
         guard request.replayNonce != nil || !request.quarantine.isEmpty else {
             return StoreOutcome(appended: try await appendSplit(request.events))
@@ -105,8 +113,9 @@ public struct RedisEventSink: EventSink {
         let reply = try await client.storeRequest(
             stream: layout.stream(shard: shard), events: request.events.map(StreamEntryCodec.encode),
             guardKey: request.replayNonce.map { layout.guardKey($0, shard: shard) }, nonceTTL: request.nonceTTL,
-            quarantineStream: quarantineStream, quarantine: request.quarantine.map(\.fields),
-            budgetKey: "\(budgetPrefix)\(source):\(hour)", budget: (request.budget.entriesPerHour, request.budget.bytesPerHour))
+            quarantineStream: layout.keyed(quarantineStream, shard: shard), quarantine: request.quarantine.map(\.fields),
+            budgetKey: layout.counterKey(budgetPrefix, "\(source):\(hour)", shard: shard),
+            budget: (request.budget.entriesPerHour, request.budget.bytesPerHour), acknowledgement: acknowledgement)
         return reply.map { StoreOutcome(appended: $0.appended, quarantined: $0.quarantined, overBudget: $0.overBudget) }
     }
 
@@ -116,7 +125,7 @@ public struct RedisEventSink: EventSink {
 
     private func appendSplit(_ events: [EmailEvent]) async throws(RedisError) -> Int {
         guard layout.shards > 1 else {
-            return try await client.xaddAtomically(layout.base, events.map(StreamEntryCodec.encode)).count
+            return try await client.xaddAtomically(layout.base, events.map(StreamEntryCodec.encode), acknowledgement: acknowledgement).count
         }
         var byShard: [Int: [RedisClient.Fields]] = [:]
         for event in events {
@@ -125,7 +134,7 @@ public struct RedisEventSink: EventSink {
         }
         var appended = 0
         for (shard, entries) in byShard.sorted(by: { $0.key < $1.key }) {
-            appended += try await client.xaddAtomically(layout.stream(shard: shard), entries).count
+            appended += try await client.xaddAtomically(layout.stream(shard: shard), entries, acknowledgement: acknowledgement).count
         }
         return appended
     }

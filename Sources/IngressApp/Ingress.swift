@@ -27,10 +27,13 @@ public enum Ingress {
             configuration.ingress.snsCertificateDirectory.isEmpty
             ? FetchingSNSCertificates() : PinnedSNSCertificates(directory: configuration.ingress.snsCertificateDirectory)
         let registry = try SourceRegistry(sources: configuration.sources, secrets: secrets, certificates: certificates)
-        let redis = RedisClient(configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword), logger: logger)
+        let redis = RedisClient(
+            configuration: try configuration.redis.clientConfiguration(
+                password: secrets.redisPassword, sentinelPassword: secrets.redisSentinelPassword),
+            logger: logger)
         let sink = RedisEventSink(
             client: redis, layout: configuration.redis.layout, quarantineStream: configuration.redis.quarantineStream,
-            budgetPrefix: configuration.redis.quarantineBudgetPrefix)
+            budgetPrefix: configuration.redis.quarantineBudgetPrefix, acknowledgement: configuration.redis.acknowledgement)
         let trustedProxies: IPAllowlist
         do {
             trustedProxies = try IPAllowlist(configuration.ingress.trustedProxies)

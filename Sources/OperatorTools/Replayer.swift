@@ -54,15 +54,29 @@ public struct Replayer: Sendable {
         self.quarantineStream = quarantineStream
     }
 
-    /// Replays matching entries; `progress(scanned, total)` is called after every page.
+    /// Replays matching entries; `progress(scanned, total)` is called after every page. With
+    /// several shards each shard's dead letters (quarantine) go back into that shard's events
+    /// stream, in its slot, so the move is one MULTI on a cluster too.
     public func replay(
         from origin: Origin, filter: Filter = Filter(), dryRun: Bool = false, progress: @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> Outcome {
-        let source = origin == .dead ? deadLetterStream : quarantineStream
-        let total = try await redis.xlen(source)
+        let sources = layout.all(origin == .dead ? deadLetterStream : quarantineStream)
+        var total = 0
+        for source in sources { total += try await redis.xlen(source) }
         var outcome = Outcome()
+        for source in sources {
+            try await replay(from: source, origin: origin, filter: filter, dryRun: dryRun, total: total, into: &outcome, progress: progress)
+        }
+        return outcome
+    }
+
+    private func replay(
+        from source: String, origin: Origin, filter: Filter, dryRun: Bool, total: Int, into outcome: inout Outcome,
+        progress: @Sendable (Int, Int) -> Void
+    ) async throws {
         var start = filter.since.map { "\(Int64($0.timeIntervalSince1970 * 1000))-0" } ?? "-"
         let end = filter.until.map { "\(Int64($0.timeIntervalSince1970 * 1000))-18446744073709551615" } ?? "+"
+        let shard = layout.shard(ofStream: source)
         while filter.limit.map({ outcome.matched < $0 }) ?? true {
             let page = try await redis.xrange(source, start: start, end: end, count: 500)
             guard let last = page.last else { break }
@@ -74,7 +88,10 @@ public struct Replayer: Sendable {
                 do {
                     let fields = try origin == .dead ? [restored(entry)] : await renormalized(entry)
                     outcome.events += fields.count
-                    if !dryRun { try await redis.move(entry.id, from: source, to: fields.map { (target($0), $0) }) }
+                    if !dryRun {
+                        try await redis.move(
+                            entry.id, from: source, to: fields.map { (shard.map { layout.stream(shard: $0) } ?? target($0), $0) })
+                    }
                     outcome.moved += 1
                 } catch {
                     outcome.failures[entry.id] = "\(error)"
@@ -82,10 +99,10 @@ public struct Replayer: Sendable {
             }
             progress(outcome.scanned, total)
         }
-        return outcome
     }
 
-    /// The events stream (shard) an entry belongs in, from its provider and event key.
+    /// The events stream (shard) an entry of an unsharded dead-letter or quarantine stream belongs
+    /// in, from its provider and event key.
     private func target(_ fields: RedisClient.Fields) -> String {
         let provider = fields.first { $0.0 == "p" }.map { String(decoding: $0.1, as: UTF8.self) } ?? ""
         let key = fields.first { $0.0 == "k" }.map { String(decoding: $0.1, as: UTF8.self) } ?? ""

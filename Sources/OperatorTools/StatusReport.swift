@@ -18,6 +18,8 @@ public struct StatusReport: Sendable {
 
     public var time: Date
     public var streams: [(name: String, length: Int)] = []
+    /// The server holding each events stream (on a cluster, its slot's master).
+    public var nodes: [String: RedisNode] = [:]
     public var groups: [Group] = []
     public var deadLetters: (name: String, length: Int) = ("", 0)
     public var quarantined: (name: String, length: Int) = ("", 0)
@@ -71,9 +73,18 @@ public struct StatusReport: Sendable {
                         consumers: try await redis.consumers(stream, group: group.name)))
             }
         }
-        report.deadLetters = (deadLetterStream, try await redis.xlen(deadLetterStream))
-        report.quarantined = (quarantineStream, try await redis.xlen(quarantineStream))
+        report.deadLetters = (deadLetterStream, try await total(layout.all(deadLetterStream), redis))
+        report.quarantined = (quarantineStream, try await total(layout.all(quarantineStream), redis))
+        for stream in layout.streams {
+            report.nodes[stream] = try await redis.node(for: stream)
+        }
         return report
+    }
+
+    private static func total(_ streams: [String], _ redis: RedisClient) async throws(RedisError) -> Int {
+        var total = 0
+        for stream in streams { total += try await redis.xlen(stream) }
+        return total
     }
 
     /// A plain-text table for a terminal.
@@ -85,13 +96,14 @@ public struct StatusReport: Sendable {
             return out
         }
         out += TextTable.render(
-            ["STREAM", "LENGTH", "GROUP", "PENDING", "LAG", "OLDEST PENDING"],
+            ["STREAM", "NODE", "LENGTH", "GROUP", "PENDING", "LAG", "OLDEST PENDING"],
             streams.flatMap { stream -> [[String]] in
                 let own = groups.filter { $0.stream == stream.name }
-                guard !own.isEmpty else { return [[stream.name, Self.number(stream.length), "(no group)", "", "", ""]] }
+                let node = nodes[stream.name].map(\.description) ?? "?"
+                guard !own.isEmpty else { return [[stream.name, node, Self.number(stream.length), "(no group)", "", "", ""]] }
                 return own.map { group in
                     [
-                        stream.name, Self.number(stream.length), group.name, Self.number(Int(group.pending)),
+                        stream.name, node, Self.number(stream.length), group.name, Self.number(Int(group.pending)),
                         group.lag.map { Self.number(Int($0)) } ?? "?", group.oldestPendingSeconds.map(Self.age) ?? "-",
                     ]
                 }

@@ -44,7 +44,10 @@ struct Replay: AsyncParsableCommand {
     func run() async throws {
         guard let origin = Replayer.Origin(rawValue: from) else { throw ValidationError("--from must be dead or quarantine") }
         let (configuration, secrets, logger) = Bootstrap.start(label: "postwire.replay", configFile: options.config)
-        let redis = RedisClient(configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword), logger: logger)
+        let redis = RedisClient(
+            configuration: try configuration.redis.clientConfiguration(
+                password: secrets.redisPassword, sentinelPassword: secrets.redisSentinelPassword),
+            logger: logger)
         defer { Task { await redis.close() } }
         let replayer = Replayer(
             redis: redis, layout: configuration.redis.layout, deadLetterStream: configuration.redis.deadLetterStream,

@@ -40,7 +40,8 @@ struct Status: AsyncParsableCommand {
         var quiet = logger
         quiet.logLevel = .critical  // a failed PostgreSQL connection is reported in the table, not as a log line
         let redis = RedisClient(
-            configuration: configuration.redis.clientConfiguration(password: secrets.redisPassword, connections: 1), logger: quiet)
+            configuration: try configuration.redis.clientConfiguration(
+                password: secrets.redisPassword, sentinelPassword: secrets.redisSentinelPassword, connections: 1), logger: quiet)
         let client = PostgresClient(
             configuration: configuration.postgres.clientConfiguration(password: secrets.postgresPassword), backgroundLogger: quiet)
         let store = EventStore(client: client, logger: quiet)
@@ -55,7 +56,7 @@ struct Status: AsyncParsableCommand {
                     deadLetterStream: configuration.redis.deadLetterStream, quarantineStream: configuration.redis.quarantineStream,
                     timeout: .milliseconds(Int64(timeout * 1000)))
                 if let error = report.redisError {
-                    report.redisError = "\(configuration.redis.host):\(configuration.redis.port): \(error)"
+                    report.redisError = "\(configuration.redis.endpointDescription): \(error)"
                 }
                 complete = report.isComplete
                 // Clear the screen between refreshes on a terminal; append otherwise (logs, pipes).

@@ -57,9 +57,27 @@ public struct IngressSettings: Codable, Sendable, Equatable {
 }
 
 public struct RedisSettings: Codable, Sendable, Equatable {
+    /// `standalone` (one server: `host`, `port`), `sentinel` (the master named `masterName`, found
+    /// through `sentinels`) or `cluster` (a Redis Cluster found through `clusterNodes`). See
+    /// docs/SCALING.md.
+    public var topology = "standalone"
     public var host = "127.0.0.1"
     public var port = 6379
-    /// ACL user name; empty for the default user. The password is `POSTWIRE_REDIS_PASSWORD`.
+    /// Cluster nodes to learn the slot map from, `host:port` each (any few; the rest are discovered).
+    public var clusterNodes: [String] = []
+    /// Sentinels, `host:port` each (port 26379 if left out).
+    public var sentinels: [String] = []
+    /// The master's name in the sentinels' configuration (`sentinel monitor <name> …`).
+    public var masterName = "postwire"
+    /// The sentinels' ACL user, if they have one; their password is `POSTWIRE_REDIS_SENTINEL_PASSWORD`.
+    public var sentinelUsername = ""
+    /// Replicas that must have an append before the ingress answers 2xx (`WAIT`); 0 answers once
+    /// the master has it. With 1, a master that dies after the 2xx loses nothing that was
+    /// acknowledged, as long as a replica that had it takes over (docs/SCALING.md).
+    public var replicasToAcknowledge = 0
+    /// How long the ingress waits for those replicas; past it the request gets 503 and the ESP retries.
+    public var acknowledgeTimeoutMilliseconds = 1000
+    /// ACL user name (every node); empty for the default user. The password is `POSTWIRE_REDIS_PASSWORD`.
     public var username = ""
     public var database = 0
     /// Shared connections of the ingress and the CLI; concurrent requests pipeline over them. A

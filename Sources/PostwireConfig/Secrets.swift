@@ -10,6 +10,7 @@ public struct Secrets: Sendable, CustomStringConvertible {
     }
 
     public var redisPassword: String? { value("POSTWIRE_REDIS_PASSWORD") }
+    public var redisSentinelPassword: String? { value("POSTWIRE_REDIS_SENTINEL_PASSWORD") }
     public var postgresPassword: String? { value("POSTWIRE_POSTGRES_PASSWORD") }
     /// The password `postwire migrate` gives the read-only `postwire_analyst` role.
     public var analystPassword: String? { value("POSTWIRE_ANALYST_PASSWORD") }

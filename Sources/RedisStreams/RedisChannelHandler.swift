@@ -26,6 +26,13 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     private let reader = HiredisReader()
+    /// Receives replies nothing asked for: a subscription's messages. Without it they are dropped.
+    private let onPush: (@Sendable (RESPValue) -> Void)?
+
+    init(onPush: (@Sendable (RESPValue) -> Void)? = nil) {
+        self.onPush = onPush
+    }
+
     private var waiting = CircularBuffer<Waiting>()
     /// Replies collected for the head of `waiting`; kept out of the queue element so appending
     /// does not copy the array (docs/DEVELOPING.md, stack notes).
@@ -66,7 +73,10 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     private func deliver(_ reply: RESPValue) {
-        guard let head = waiting.first else { return }  // an unsolicited reply: nothing waits for it
+        guard let head = waiting.first else {
+            onPush?(reply)
+            return
+        }
         collected.append(reply)
         if collected.count == head.replyCount {
             waiting.removeFirst()

@@ -25,9 +25,10 @@ extension RedisClient {
     /// `XINFO GROUPS`: every consumer group of the stream; none when the stream does not exist
     /// yet (nothing was ever appended and no worker created its group).
     public func groups(_ stream: String) async throws(RedisError) -> [GroupInfo] {
-        let replies = try await send([
-            RedisCommand("XINFO", ["GROUPS", RESPArgument(stream)]), RedisCommand("XINFO", ["STREAM", RESPArgument(stream)]),
-        ])
+        let replies = try await send(
+            [
+                RedisCommand("XINFO", ["GROUPS", RESPArgument(stream)]), RedisCommand("XINFO", ["STREAM", RESPArgument(stream)]),
+            ], routedBy: stream)
         if case .error(let message) = replies[0] {
             guard message.hasPrefix("ERR no such key") else { throw RedisError(.server, message) }
             return []
@@ -52,7 +53,7 @@ extension RedisClient {
 
     /// `XINFO CONSUMERS`.
     public func consumers(_ stream: String, group: String) async throws(RedisError) -> [ConsumerInfo] {
-        let reply = try await send(RedisCommand("XINFO", ["CONSUMERS", RESPArgument(stream), RESPArgument(group)]))
+        let reply = try await send(RedisCommand("XINFO", ["CONSUMERS", RESPArgument(stream), RESPArgument(group)]), routedBy: stream)
         return (reply.array ?? []).map { item in
             let fields = Self.map(item)
             return ConsumerInfo(
@@ -92,18 +93,19 @@ extension RedisClient {
     /// `XTRIM stream MINID ~ id`: removes entries older than `id` (approximately: never more).
     @discardableResult
     public func trim(_ stream: String, minId: String) async throws(RedisError) -> Int {
-        Int(try await send(RedisCommand("XTRIM", [RESPArgument(stream), "MINID", "~", RESPArgument(minId)])).integer ?? 0)
+        Int(
+            try await send(RedisCommand("XTRIM", [RESPArgument(stream), "MINID", "~", RESPArgument(minId)]), routedBy: stream).integer ?? 0)
     }
 
     /// Appends each target's fields to its stream and deletes `id` from `source` in one MULTI/EXEC:
-    /// an entry moves, it is never in both or neither. (On Redis Cluster the keys would have to share
-    /// a slot; see the README on sharding.)
+    /// an entry moves, it is never in both or neither. On a cluster every stream must share the
+    /// source's slot (``StreamLayout`` names a shard's streams with one hash tag).
     public func move(_ id: String, from source: String, to targets: [(stream: String, fields: Fields)]) async throws(RedisError) {
         var commands = [RedisCommand("MULTI")]
         commands += targets.map { Self.xaddCommand($0.stream, $0.fields) }
         commands.append(RedisCommand("XDEL", [RESPArgument(source), RESPArgument(id)]))
         commands.append(RedisCommand("EXEC"))
-        let replies = try await send(commands)
+        let replies = try await send(commands, routedBy: source)
         guard case .array(let results)? = replies.last, !results.contains(where: { if case .error = $0 { true } else { false } }) else {
             throw RedisError(.server, "moving \(id) out of \(source) failed")
         }

@@ -14,11 +14,11 @@ extension RedisClient {
     /// request that got 503 is then accepted, not refused as a replay, and its events deduplicate.
     ///
     /// Every key of the script is named in KEYS. On a single Redis they may be anywhere; on a
-    /// cluster they must share a hash slot (the guard key carries the stream's hash tag; the
-    /// quarantine stream and budget key would need it too).
+    /// cluster they must share a hash slot: ``StreamLayout`` gives a shard's guard keys, quarantine
+    /// stream and budget counters the shard's hash tag.
     public func storeRequest(
         stream: String, events: [Fields], guardKey: String?, nonceTTL: Int, quarantineStream: String, quarantine: [Fields],
-        budgetKey: String, budget: (entries: Int, bytes: Int)
+        budgetKey: String, budget: (entries: Int, bytes: Int), acknowledgement: ReplicaAcknowledgement? = nil
     ) async throws(RedisError) -> StoreReply? {
         var arguments: [RESPArgument] = [
             4, RESPArgument(stream), RESPArgument(guardKey ?? ""), RESPArgument(quarantineStream),
@@ -31,7 +31,7 @@ extension RedisClient {
             arguments.append(RESPArgument(fields.reduce(0) { $0 + $1.0.utf8.count + $1.1.count }))
             Self.append(fields, to: &arguments)
         }
-        let reply = try await evaluate(Self.storeRequestScript, arguments)
+        let reply = try await evaluate(Self.storeRequestScript, arguments, acknowledgement: acknowledgement)
         if reply.isNull { return nil }
         guard let parts = reply.array, parts.count == 3, let appended = parts[0].integer, let kept = parts[1].integer,
             let over = parts[2].integer

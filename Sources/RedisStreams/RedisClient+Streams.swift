@@ -11,18 +11,21 @@ extension RedisClient {
 
     /// Appends one entry; returns its id.
     public func xadd(_ stream: String, _ fields: Fields) async throws(RedisError) -> String {
-        let reply = try await send(Self.xaddCommand(stream, fields))
+        let reply = try await send(Self.xaddCommand(stream, fields), routedBy: stream)
         guard let id = reply.string else { throw RedisError(.protocolError, "XADD answered \(reply)") }
         return id
     }
 
     /// Appends every entry in one MULTI/EXEC round trip: all of them are in the stream, or none.
-    public func xaddAtomically(_ stream: String, _ entries: [Fields]) async throws(RedisError) -> [String] {
+    /// With `acknowledgement`, returns only once that many replicas have them.
+    public func xaddAtomically(
+        _ stream: String, _ entries: [Fields], acknowledgement: ReplicaAcknowledgement? = nil
+    ) async throws(RedisError) -> [String] {
         guard !entries.isEmpty else { return [] }
         var commands = [RedisCommand("MULTI")]
         commands.append(contentsOf: entries.map { Self.xaddCommand(stream, $0) })
         commands.append(RedisCommand("EXEC"))
-        let replies = try await send(commands)
+        let replies = try await send(commands, routedBy: stream, acknowledgement: acknowledgement)
         guard case .array(let results)? = replies.last else {
             let firstError = replies.lazy.compactMap { reply -> String? in
                 if case .error(let message) = reply { return message } else { return nil }
@@ -37,7 +40,8 @@ extension RedisClient {
     public func createGroup(_ stream: String, group: String, startId: String = "0") async throws(RedisError) -> Bool {
         do {
             _ = try await send(
-                RedisCommand("XGROUP", ["CREATE", RESPArgument(stream), RESPArgument(group), RESPArgument(startId), "MKSTREAM"]))
+                RedisCommand("XGROUP", ["CREATE", RESPArgument(stream), RESPArgument(group), RESPArgument(startId), "MKSTREAM"]),
+                routedBy: stream)
             return true
         } catch  where error.serverErrorPrefix == "BUSYGROUP" {
             return false
@@ -61,7 +65,7 @@ extension RedisClient {
             ])
         // The reply may take the whole block time: allow for it on top of the command timeout.
         let timeout = configuration.commandTimeout + .milliseconds(Int64(blockMilliseconds))
-        let reply = try await send(command, timeout: timeout)
+        let reply = try await send(command, routedBy: stream, timeout: timeout)
         if reply.isNull { return [] }
         guard let streams = reply.array else { throw RedisError(.protocolError, "XREADGROUP answered \(reply)") }
         var entries: [StreamEntry] = []
@@ -78,7 +82,8 @@ extension RedisClient {
     @discardableResult
     public func ack(_ stream: String, group: String, ids: [String]) async throws(RedisError) -> Int {
         guard !ids.isEmpty else { return 0 }
-        let reply = try await send(RedisCommand("XACK", [RESPArgument(stream), RESPArgument(group)] + ids.map { RESPArgument($0) }))
+        let reply = try await send(
+            RedisCommand("XACK", [RESPArgument(stream), RESPArgument(group)] + ids.map { RESPArgument($0) }), routedBy: stream)
         return Int(reply.integer ?? 0)
     }
 
@@ -97,7 +102,7 @@ extension RedisClient {
                 [
                     RESPArgument(stream), RESPArgument(group), RESPArgument(consumer),
                     RESPArgument(minIdleMilliseconds), RESPArgument(start), "COUNT", RESPArgument(count),
-                ]))
+                ]), routedBy: stream)
         guard let parts = reply.array, parts.count >= 2, let next = parts[0].string, let list = parts[1].array else {
             throw RedisError(.protocolError, "XAUTOCLAIM answered \(reply)")
         }
@@ -116,7 +121,7 @@ extension RedisClient {
     }
 
     public func pendingSummary(_ stream: String, group: String) async throws(RedisError) -> PendingSummary {
-        let reply = try await send(RedisCommand("XPENDING", [RESPArgument(stream), RESPArgument(group)]))
+        let reply = try await send(RedisCommand("XPENDING", [RESPArgument(stream), RESPArgument(group)]), routedBy: stream)
         guard let parts = reply.array, parts.count == 4 else { throw RedisError(.protocolError, "XPENDING answered \(reply)") }
         var consumers: [String: Int64] = [:]
         for pair in parts[3].array ?? [] {
@@ -138,7 +143,7 @@ extension RedisClient {
             RESPArgument(stream), RESPArgument(group), RESPArgument(start), RESPArgument(end), RESPArgument(count),
         ]
         if let consumer { arguments.append(RESPArgument(consumer)) }
-        let reply = try await send(RedisCommand("XPENDING", arguments))
+        let reply = try await send(RedisCommand("XPENDING", arguments), routedBy: stream)
         guard let list = reply.array else { throw RedisError(.protocolError, "XPENDING answered \(reply)") }
         return try list.map { item throws(RedisError) in
             guard let p = item.array, p.count == 4, let id = p[0].string, let consumer = p[1].string,
@@ -149,19 +154,21 @@ extension RedisClient {
     }
 
     public func xlen(_ stream: String) async throws(RedisError) -> Int {
-        Int(try await send(RedisCommand("XLEN", [RESPArgument(stream)])).integer ?? 0)
+        Int(try await send(RedisCommand("XLEN", [RESPArgument(stream)]), routedBy: stream).integer ?? 0)
     }
 
     public func xrange(_ stream: String, start: String = "-", end: String = "+", count: Int) async throws(RedisError) -> [StreamEntry] {
         let reply = try await send(
-            RedisCommand("XRANGE", [RESPArgument(stream), RESPArgument(start), RESPArgument(end), "COUNT", RESPArgument(count)]))
+            RedisCommand("XRANGE", [RESPArgument(stream), RESPArgument(start), RESPArgument(end), "COUNT", RESPArgument(count)]),
+            routedBy: stream)
         guard let list = reply.array else { throw RedisError(.protocolError, "XRANGE answered \(reply)") }
         return try list.map { item throws(RedisError) in try StreamEntry(reply: item) }
     }
 
+    /// Deletes keys; on a cluster they must share a slot.
     @discardableResult
     public func del(_ keys: [String]) async throws(RedisError) -> Int {
-        Int(try await send(RedisCommand("DEL", keys.map { RESPArgument($0) })).integer ?? 0)
+        Int(try await send(RedisCommand("DEL", keys.map { RESPArgument($0) }), routedBy: keys.first).integer ?? 0)
     }
 
     static func xaddCommand(_ stream: String, _ fields: Fields) -> RedisCommand {

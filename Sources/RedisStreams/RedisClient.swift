@@ -1,26 +1,27 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// A small fixed set of shared connections, made on first use and remade after they close, so
-/// the client outlives Redis restarts without being rebuilt. Callers are spread round-robin;
-/// each connection pipelines whatever its callers send.
+/// Postwire's Redis client, for any of the three topologies: one server, a master behind
+/// sentinels, or a cluster. Each server gets a small fixed set of shared connections, made on
+/// first use and remade after they close, so the client outlives restarts and failovers without
+/// being rebuilt; concurrent callers are pipelined over them.
+///
+/// Every command that touches a key says which (`routedBy`): on a cluster that picks the master.
+/// One call's commands must share a slot (see ``ClusterRouter``).
 ///
 /// Blocking commands (`XREADGROUP … BLOCK`) hold their connection: give them a client of their
 /// own (`connections: 1`) rather than sharing one with request traffic.
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
-    private let group: any EventLoopGroup
-    private let logger: Logger
 
-    private struct State {
-        var slots: [Task<RedisConnection, any Error>?]
-        var next = 0
-        var closed = false
+    private enum Router: Sendable {
+        case standalone(NodePool)
+        case sentinel(SentinelRouter)
+        case cluster(ClusterRouter)
     }
 
-    private let state: NIOLockedValueBox<State>
+    private let router: Router
 
     public init(
         configuration: RedisConfiguration,
@@ -28,77 +29,82 @@ public final class RedisClient: Sendable {
         logger: Logger = Logger(label: "postwire.redis")
     ) {
         self.configuration = configuration
-        self.group = group
-        self.logger = logger
-        self.state = NIOLockedValueBox(State(slots: Array(repeating: nil, count: configuration.connections)))
+        switch configuration.topology {
+        case .standalone:
+            router = .standalone(NodePool(node: configuration.node, configuration: configuration, purpose: .data, group: group))
+        case .sentinel(let masterName, let sentinels):
+            router = .sentinel(
+                SentinelRouter(configuration: configuration, masterName: masterName, sentinels: sentinels, group: group, logger: logger))
+        case .cluster(let seeds):
+            router = .cluster(ClusterRouter(configuration: configuration, seeds: seeds, group: group, logger: logger))
+        }
     }
 
-    /// Sends commands on one connection, pipelined, and returns their replies in order.
-    public func send(_ commands: [RedisCommand], timeout: TimeAmount? = nil) async throws(RedisError) -> [RESPValue] {
-        let connection = try await connection()
-        return try await connection.send(commands, timeout: timeout)
+    /// Sends commands on one connection, pipelined, and returns their replies in order (error
+    /// replies as `.error` values). `key` routes them on a cluster; with `acknowledgement`, a
+    /// `WAIT` follows them and too few replicas throw ``RedisError/Code/notReplicated``.
+    public func send(
+        _ commands: [RedisCommand], routedBy key: String? = nil, acknowledgement: ReplicaAcknowledgement? = nil,
+        timeout: TimeAmount? = nil
+    ) async throws(RedisError) -> [RESPValue] {
+        switch router {
+        case .standalone(let pool):
+            guard let acknowledgement else { return try await pool.send(commands, timeout: timeout) }
+            var replies = try await pool.send(
+                commands + [acknowledgement.command], timeout: acknowledgement.timeout + (timeout ?? configuration.commandTimeout))
+            return try acknowledgement.check(&replies)
+        case .sentinel(let router):
+            return try await router.send(commands, acknowledgement: acknowledgement, timeout: timeout)
+        case .cluster(let router):
+            return try await router.send(commands, slot: key.map(HashSlot.of), acknowledgement: acknowledgement, timeout: timeout)
+        }
     }
 
     /// Sends one command; an error reply is thrown.
-    public func send(_ command: RedisCommand, timeout: TimeAmount? = nil) async throws(RedisError) -> RESPValue {
-        let connection = try await connection()
-        return try await connection.send(command, timeout: timeout)
+    public func send(_ command: RedisCommand, routedBy key: String? = nil, timeout: TimeAmount? = nil) async throws(RedisError) -> RESPValue
+    {
+        let reply = try await send([command], routedBy: key, timeout: timeout)[0]
+        if case .error(let message) = reply { throw RedisError(.server, message) }
+        return reply
+    }
+
+    /// The server that holds `key` now: the one server, the current master, or the key's master.
+    public func node(for key: String) async throws(RedisError) -> RedisNode {
+        switch router {
+        case .standalone(let pool): return pool.node
+        case .sentinel(let router): return try await router.currentMaster()
+        case .cluster(let router):
+            let slot = HashSlot.of(key)
+            guard let owner = try await router.slotMap().owner(of: slot) else {
+                throw RedisError(.server, "CLUSTERDOWN no master serves slot \(slot)")
+            }
+            return owner
+        }
+    }
+
+    /// Every master: the one server, the current master, or the cluster's masters with their slots.
+    public func masters() async throws(RedisError) -> [(node: RedisNode, slots: [ClosedRange<Int>])] {
+        switch router {
+        case .standalone(let pool): return [(pool.node, [0...(HashSlot.count - 1)])]
+        case .sentinel(let router): return [(try await router.currentMaster(), [0...(HashSlot.count - 1)])]
+        case .cluster(let router):
+            let ranges = try await router.slotMap().ranges
+            var order: [RedisNode] = []
+            var slots: [RedisNode: [ClosedRange<Int>]] = [:]
+            for (node, range) in ranges {
+                if slots[node] == nil { order.append(node) }
+                slots[node, default: []].append(range)
+            }
+            return order.map { ($0, slots[$0] ?? []) }
+        }
     }
 
     /// Closes every connection. Further calls fail.
     public func close() async {
-        let tasks = state.withLockedValue { state in
-            state.closed = true
-            defer { state.slots = state.slots.map { _ in nil } }
-            return state.slots.compactMap { $0 }
-        }
-        for task in tasks {
-            try? await task.value.close()
-        }
-    }
-
-    private func connection() async throws(RedisError) -> RedisConnection {
-        let (slot, task) = try pickSlot()
-        do {
-            let connection = try await task.value
-            if connection.isActive { return connection }
-        } catch {
-            clear(slot, ifStill: task)
-            throw (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
-        }
-        // The connection died since it was made (Redis restarted): make a new one, once.
-        clear(slot, ifStill: task)
-        let (_, fresh) = try pickSlot(slot)
-        do {
-            return try await fresh.value
-        } catch {
-            clear(slot, ifStill: fresh)
-            throw (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
-        }
-    }
-
-    /// The connection task in `slot` (or the next slot round-robin), starting one if the slot is empty.
-    private func pickSlot(_ chosen: Int? = nil) throws(RedisError) -> (Int, Task<RedisConnection, any Error>) {
-        let configuration = self.configuration
-        let group = self.group
-        let result: (Int, Task<RedisConnection, any Error>)? = state.withLockedValue { state in
-            guard !state.closed else { return nil }
-            let slot = chosen ?? state.next
-            if chosen == nil { state.next = (state.next + 1) % state.slots.count }
-            if let task = state.slots[slot] { return (slot, task) }
-            let task = Task<RedisConnection, any Error> {
-                try await RedisConnection.connect(to: configuration, group: group)
-            }
-            state.slots[slot] = task
-            return (slot, task)
-        }
-        guard let result else { throw RedisError(.connectionClosed, "client is closed") }
-        return result
-    }
-
-    private func clear(_ slot: Int, ifStill task: Task<RedisConnection, any Error>) {
-        state.withLockedValue { state in
-            if state.slots[slot] == task { state.slots[slot] = nil }
+        switch router {
+        case .standalone(let pool): await pool.close()
+        case .sentinel(let router): await router.close()
+        case .cluster(let router): await router.close()
         }
     }
 }

@@ -14,10 +14,29 @@ public final class RedisConnection: Sendable {
 
     public var isActive: Bool { channel.isActive }
 
-    /// Connects and, when configured, authenticates and selects the database.
+    /// What a connection is for: data (authenticates, selects the database and, behind sentinels,
+    /// checks that the server is still the master) or talking to a sentinel (its own credentials).
+    public enum Purpose: Sendable {
+        case data
+        case master
+        case sentinel
+    }
+
+    /// Connects to the configured standalone server and, when configured, authenticates and selects the database.
     public static func connect(
         to configuration: RedisConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(RedisError) -> RedisConnection {
+        try await connect(to: configuration.node, configuration: configuration, purpose: .data, group: group)
+    }
+
+    /// Connects to `node`. `onPush` receives replies nothing asked for (a subscription's messages).
+    public static func connect(
+        to node: RedisNode,
+        configuration: RedisConfiguration,
+        purpose: Purpose,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        onPush: (@Sendable (RESPValue) -> Void)? = nil
     ) async throws(RedisError) -> RedisConnection {
         let channel: any Channel
         do {
@@ -26,23 +45,27 @@ public final class RedisConnection: Sendable {
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(RedisChannelHandler())
+                        try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush))
                     }
                 }
-                .connect(host: configuration.host, port: configuration.port)
+                .connect(host: node.host, port: node.port)
                 .get()
         } catch {
-            throw RedisError(.connectionFailed, "cannot connect to \(configuration.host):\(configuration.port): \(error)")
+            throw RedisError(.connectionFailed, "cannot connect to \(node): \(error)")
         }
         let connection = RedisConnection(channel: channel, commandTimeout: configuration.commandTimeout)
         var setup: [RedisCommand] = []
-        if let password = configuration.password {
-            setup.append(
-                RedisCommand("AUTH", configuration.username.map { [RESPArgument($0), RESPArgument(password)] } ?? [RESPArgument(password)]))
+        let (username, password) =
+            purpose == .sentinel
+            ? (configuration.sentinelUsername, configuration.sentinelPassword) : (configuration.username, configuration.password)
+        if let password {
+            setup.append(RedisCommand("AUTH", username.map { [RESPArgument($0), RESPArgument(password)] } ?? [RESPArgument(password)]))
         }
-        if configuration.database != 0 {
+        if configuration.database != 0 && purpose != .sentinel {
             setup.append(RedisCommand("SELECT", [RESPArgument(configuration.database)]))
         }
+        // A sentinel's answer can be stale (a failover in progress): a demoted master says so here.
+        if purpose == .master { setup.append(RedisCommand("ROLE")) }
         if !setup.isEmpty {
             let replies: [RESPValue]
             do {
@@ -54,6 +77,10 @@ public final class RedisConnection: Sendable {
             for case .error(let message) in replies {
                 connection.close()
                 throw RedisError(.server, message)
+            }
+            if purpose == .master, replies.last?.array?.first?.string != "master" {
+                connection.close()
+                throw RedisError(.connectionFailed, "\(node) is not a master (failover in progress)")
             }
         }
         return connection
@@ -96,5 +123,10 @@ public final class RedisConnection: Sendable {
 
     public func close() {
         channel.close(promise: nil)
+    }
+
+    /// Returns once the connection has closed, for whatever reason.
+    public func closed() async {
+        try? await channel.closeFuture.get()
     }
 }

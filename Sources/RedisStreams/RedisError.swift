@@ -11,6 +11,9 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case server
         /// A reply that the protocol or the command does not allow.
         case protocolError = "protocol_error"
+        /// The write ran on the master but fewer replicas than asked confirmed it in time (`WAIT`);
+        /// it may still reach them. Treat as unknown, like a lost connection.
+        case notReplicated = "not_replicated"
     }
 
     public var code: Code

@@ -24,7 +24,32 @@ public struct StreamLayout: Sendable, Equatable {
     }
 
     public func stream(shard: Int) -> String {
-        shards == 1 ? base : "\(base):{\(shard)}"
+        keyed(base, shard: shard)
+    }
+
+    /// A per-shard companion of the events stream (dead letters, quarantine): `name` with one shard,
+    /// else `name:{shard}`, in the shard's hash slot, so a script may touch it and the shard's stream
+    /// together on a cluster.
+    public func keyed(_ name: String, shard: Int) -> String {
+        shards == 1 ? name : "\(name):{\(shard)}"
+    }
+
+    /// Every stream of a companion, to read: each shard's, and with shards the unsharded `name` too,
+    /// where a deployment that once ran with one shard left its entries.
+    public func all(_ name: String) -> [String] {
+        shards == 1 ? [name] : (0..<shards).map { keyed(name, shard: $0) } + [name]
+    }
+
+    /// The shard a stream named by ``stream(shard:)`` or ``keyed(_:shard:)`` belongs to; nil for an
+    /// unsharded name.
+    public func shard(ofStream name: String) -> Int? {
+        guard shards > 1, name.hasSuffix("}"), let open = name.lastIndex(of: "{") else { return nil }
+        return Int(name[name.index(after: open)..<name.index(before: name.endIndex)]).flatMap { (0..<shards).contains($0) ? $0 : nil }
+    }
+
+    /// A per-shard counter key: `prefix` + (with shards, `{shard}:`) + `rest`.
+    public func counterKey(_ prefix: String, _ rest: String, shard: Int) -> String {
+        shards == 1 ? prefix + rest : "\(prefix){\(shard)}:\(rest)"
     }
 
     /// The shard of an event, from its provider and event key (FNV-1a, 64 bit: stable across

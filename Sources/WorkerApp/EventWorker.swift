@@ -64,7 +64,7 @@ public struct EventWorker: Service {
                     let consumerLane = ConsumerLane(
                         stream: RedisLaneStream(
                             redis: clients[lane], stream: streamName, group: settings.group, consumer: name,
-                            deadLetterStream: deadLetterStream),
+                            deadLetterStream: layout.keyed(deadLetterStream, shard: shard)),
                         store: store, settings: settings, policy: RetryPolicy(settings), campaignRule: campaignRule,
                         streamName: streamName, consumer: name,
                         housekeeping: lane < layout.shards ? housekeeping(redis: clients[lane], stream: streamName, self_: name) : nil,

@@ -15,7 +15,7 @@ struct StreamGauges: Sendable {
 
     func refresh() async throws(RedisError) {
         let factory = metrics.factory
-        for stream in layout.streams + [deadLetterStream, quarantineStream] {
+        for stream in layout.streams + layout.all(deadLetterStream) + layout.all(quarantineStream) {
             Gauge(label: "postwire_stream_length", dimensions: [("stream", stream)], factory: factory)
                 .record(try await redis.xlen(stream))
         }

@@ -29,7 +29,8 @@ public enum Worker {
             backgroundLogger: logger
         )
         let worker = EventWorker(
-            redis: configuration.redis.clientConfiguration(password: secrets.redisPassword),
+            redis: try configuration.redis.clientConfiguration(
+                password: secrets.redisPassword, sentinelPassword: secrets.redisSentinelPassword),
             store: EventStore(client: postgres, logger: logger, policy: configuration.analytics.policy),
             settings: configuration.worker,
             campaignRule: campaignRule,

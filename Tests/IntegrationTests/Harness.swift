@@ -94,7 +94,7 @@ enum Harness {
         var settings = configuration.worker
         settings.consumer = consumer
         let worker = EventWorker(
-            redis: configuration.redis.clientConfiguration(password: nil),
+            redis: try configuration.redis.clientConfiguration(password: nil),
             store: EventStore(client: postgres, logger: TestEnvironment.logger, policy: configuration.analytics.policy),
             settings: settings, campaignRule: try CampaignRule(configuration.analytics.campaignRule), layout: configuration.redis.layout,
             deadLetterStream: configuration.redis.deadLetterStream, logger: TestEnvironment.logger

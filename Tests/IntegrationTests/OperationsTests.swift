@@ -174,7 +174,7 @@ import WorkerApp
             let postgres = PostgresClient(
                 configuration: TestEnvironment.postgresConfiguration(database: database), backgroundLogger: TestEnvironment.logger)
             let worker = EventWorker(
-                redis: configuration.redis.clientConfiguration(password: nil),
+                redis: try configuration.redis.clientConfiguration(password: nil),
                 store: EventStore(client: postgres, logger: TestEnvironment.logger),
                 settings: configuration.worker, layout: configuration.redis.layout, deadLetterStream: configuration.redis.deadLetterStream,
                 logger: TestEnvironment.logger)

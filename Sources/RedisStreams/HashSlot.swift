@@ -1,0 +1,37 @@
+/// Redis Cluster's key-to-slot mapping: CRC16 (XMODEM: polynomial 0x1021, initial value 0) of
+/// the key, or of its hash tag when it has one, modulo 16384. Keys with the same tag share a slot,
+/// which is what lets a script or a MULTI touch several of them on a cluster.
+public enum HashSlot {
+    public static let count = 16384
+
+    public static func of(_ key: String) -> Int {
+        of(Array(key.utf8))
+    }
+
+    public static func of(_ key: [UInt8]) -> Int {
+        Int(crc16(tag(of: key)) % UInt16(count))
+    }
+
+    /// The bytes Redis hashes: those between the first `{` and the next `}` when that is not
+    /// empty, else the whole key (so `a{}{b}` hashes whole, `a{{b}}` hashes `{b`).
+    static func tag(of key: [UInt8]) -> ArraySlice<UInt8> {
+        guard let open = key.firstIndex(of: UInt8(ascii: "{")),
+            let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1
+        else { return key[...] }
+        return key[(open + 1)..<close]
+    }
+
+    static func crc16(_ bytes: ArraySlice<UInt8>) -> UInt16 {
+        var crc: UInt16 = 0
+        for byte in bytes {
+            crc = (crc << 8) ^ table[Int((crc >> 8) ^ UInt16(byte))]
+        }
+        return crc
+    }
+
+    private static let table: [UInt16] = (0..<256).map { index in
+        var crc = UInt16(index) << 8
+        for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+        return crc
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import PostwireConfig
+import RedisSetup
+import RedisStreams
+import Testing
+
+/// A real Redis Cluster or Sentinel set-up made by Scripts/redis-topology for one test, on its own
+/// ports, stopped (SIGKILL) when the test ends.
+struct RedisTopology: Sendable {
+    let directory: String
+    /// The cluster's six nodes, or the sentinels.
+    let seeds: [String]
+
+    static func with<T: Sendable>(
+        _ kind: String, port: Int, _ body: @Sendable (RedisTopology) async throws -> T
+    ) async throws -> T {
+        let directory = NSTemporaryDirectory() + "postwire-\(kind)-\(port)"
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Scripts/redis-topology").path
+        let output = try run(script, [kind, directory, "\(port)"])
+        let topology = RedisTopology(directory: directory, seeds: output.split(separator: "\n").map(String.init))
+        do {
+            let result = try await body(topology)
+            _ = try? run(script, ["stop", directory])
+            return result
+        } catch {
+            _ = try? run(script, ["stop", directory])
+            throw error
+        }
+    }
+
+    /// SIGKILLs the server on `port` (its pid file is the daemon's own).
+    func kill(port: Int) throws {
+        let pid = try String(contentsOfFile: "\(directory)/\(port)/redis.pid", encoding: .utf8)
+        #expect(Foundation.kill(pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, SIGKILL) == 0)
+    }
+
+    /// Runs `executable` to the end; its standard output. A failure throws with its standard error.
+    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TopologyError("\(executable) \(arguments.joined(separator: " ")): \(String(decoding: errorData, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    struct TopologyError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}
+
+extension RedisTopology {
+    /// `configuration` pointed at this cluster, with `shards` events streams.
+    func cluster(_ configuration: PostwireConfiguration, shards: Int) -> PostwireConfiguration {
+        var configuration = configuration
+        configuration.redis.topology = "cluster"
+        configuration.redis.clusterNodes = Array(seeds.prefix(3))
+        configuration.redis.streamShards = shards
+        return configuration
+    }
+
+    func sentinel(_ configuration: PostwireConfiguration) -> PostwireConfiguration {
+        var configuration = configuration
+        configuration.redis.topology = "sentinel"
+        configuration.redis.sentinels = seeds
+        configuration.redis.masterName = "postwire"
+        return configuration
+    }
+
+    /// A client for the test's own reads, with the configuration's topology.
+    static func client(_ configuration: PostwireConfiguration) throws -> RedisClient {
+        RedisClient(
+            configuration: try configuration.redis.clientConfiguration(password: nil, connections: 2), logger: TestEnvironment.logger)
+    }
+
+    /// Waits until every shard's entries were delivered to the group and acknowledged.
+    static func waitUntilDrained(
+        _ redis: RedisClient, _ configuration: PostwireConfiguration, timeout: Duration = .seconds(60)
+    ) async throws {
+        for stream in configuration.redis.layout.streams {
+            try await TestEnvironment.eventually(timeout: timeout, "\(stream) drained") {
+                guard let group = try? await redis.groups(stream).first(where: { $0.name == configuration.worker.group }) else {
+                    return false
+                }
+                return group.pending == 0 && group.backlog == 0
+            }
+        }
+    }
+}
