@@ -59,7 +59,7 @@ public struct IngressSettings: Codable, Sendable, Equatable {
 public struct RedisSettings: Codable, Sendable, Equatable {
     /// `standalone` (one server: `host`, `port`), `sentinel` (the master named `masterName`, found
     /// through `sentinels`) or `cluster` (a Redis Cluster found through `clusterNodes`). See
-    /// docs/SCALING.md.
+    /// the README, Scaling out.
     public var topology = "standalone"
     public var host = "127.0.0.1"
     public var port = 6379
@@ -73,7 +73,7 @@ public struct RedisSettings: Codable, Sendable, Equatable {
     public var sentinelUsername = ""
     /// Replicas that must have an append before the ingress answers 2xx (`WAIT`); 0 answers once
     /// the master has it. With 1, a master that dies after the 2xx loses nothing that was
-    /// acknowledged, as long as a replica that had it takes over (docs/SCALING.md).
+    /// acknowledged, as long as a replica that had it takes over.
     public var replicasToAcknowledge = 0
     /// How long the ingress waits for those replicas; past it the request gets 503 and the ESP retries.
     public var acknowledgeTimeoutMilliseconds = 1000
