@@ -17,14 +17,14 @@ struct RedisTopology: Sendable {
         let directory = NSTemporaryDirectory() + "postwire-\(kind)-\(port)"
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Scripts/redis-topology").path
-        let output = try run(script, [kind, directory, "\(port)"])
+        let output = try await run(script, [kind, directory, "\(port)"])
         let topology = RedisTopology(directory: directory, seeds: output.split(separator: "\n").map(String.init))
         do {
             let result = try await body(topology)
-            _ = try? run(script, ["stop", directory])
+            _ = try? await run(script, ["stop", directory])
             return result
         } catch {
-            _ = try? run(script, ["stop", directory])
+            _ = try? await run(script, ["stop", directory])
             throw error
         }
     }
@@ -35,23 +35,23 @@ struct RedisTopology: Sendable {
         #expect(Foundation.kill(pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, SIGKILL) == 0)
     }
 
-    /// Runs `executable` to the end; its standard output. A failure throws with its standard error.
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TopologyError("\(executable) \(arguments.joined(separator: " ")): \(String(decoding: errorData, as: UTF8.self))")
+    /// Runs `executable` to the end (posix_spawn, as every child of the tests: Foundation's
+    /// `Process.waitUntilExit` can hang off the main thread); its standard output. A failure throws
+    /// with its standard error. The output goes to files: the daemons it starts outlive it.
+    static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+        let base = NSTemporaryDirectory() + "postwire-topology-\(UUID().uuidString)"
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
         }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let child = try ChildProcess.spawn(executable, arguments, logPath: base + ".err", stdoutPath: base + ".out")
+        let status = try await child.wait(timeout: .seconds(120))
+        let output = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+        guard status.exited, status.code == 0 else {
+            let errors = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+            throw TopologyError("\(executable) \(arguments.joined(separator: " ")): \(errors)")
+        }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     struct TopologyError: Error, CustomStringConvertible {
