@@ -258,7 +258,7 @@ let package = Package(
         // Fuzz targets (Scripts/fuzz): libFuzzer entry point, or a replayer of corpus files.
         .executableTarget(
             name: "PostwireFuzz",
-            dependencies: ["EmailEvents", "Providers", "RedisStreams", "PostwireConfig", "IngressApp"],
+            dependencies: ["EmailEvents", "Providers", "RedisStreams", "RedisSetup", "PostwireConfig", "IngressApp"],
             path: "Fuzz/PostwireFuzz",
             swiftSettings: swiftSettings
         ),
@@ -274,7 +274,13 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RedisStreamsTests", dependencies: ["RedisStreams"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RedisStreamsTests",
+            dependencies: [
+                "RedisStreams", "RedisSetup", "PostwireConfig", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(name: "PostwireConfigTests", dependencies: ["PostwireConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DispatcherAppTests", dependencies: ["DispatcherApp", .product(name: "Crypto", package: "swift-crypto")],

@@ -2,6 +2,7 @@ import EmailEvents
 import Foundation
 import IngressApp
 import PostwireConfig
+import RedisSetup
 
 @testable import Providers
 @testable import RedisStreams
@@ -19,7 +20,8 @@ enum FuzzTargets {
 
     static let names =
         providers.keys.sorted() + [
-            "stream-entry", "side-entry", "iso8601", "form", "multipart", "sns", "event-objects", "resp", "configuration", "allowlist",
+            "stream-entry", "side-entry", "iso8601", "form", "multipart", "sns", "event-objects", "resp", "cluster-reply", "configuration",
+            "allowlist",
         ]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
@@ -61,11 +63,28 @@ enum FuzzTargets {
                 guard (try? part.withUnsafeBytes { try reader.feed($0) }) != nil else { return }
                 while let value = try? reader.next() { _ = value.array?.count }
             }
+        case "cluster-reply":
+            // What a cluster node answers: RESP replies read as CLUSTER SLOTS, error replies as
+            // MOVED/ASK redirects; the bytes also as a key to hash and as a configured host:port.
+            let reader = HiredisReader()
+            let asked = RedisNode(host: "127.0.0.1", port: 7000)
+            if (try? bytes.withUnsafeBytes { try reader.feed($0) }) != nil {
+                while let value = try? reader.next() {
+                    _ = try? SlotMap(clusterSlots: value, asked: asked)
+                    if case .error(let message) = value { _ = ClusterRedirect(message: message, from: asked) }
+                }
+            }
+            _ = ClusterRedirect(message: String(decoding: bytes, as: UTF8.self), from: asked)
+            _ = HashSlot.of(bytes)
+            _ = RedisNode(parsing: Substring(String(decoding: bytes, as: UTF8.self)), defaultPort: 6379)
         case "configuration":
-            // A configuration file, and the same bytes as POSTWIRE_SOURCES.
+            // A configuration file, and the same bytes as POSTWIRE_SOURCES; a file that loads also
+            // has its Redis topology built (node addresses parsed).
             let path = NSTemporaryDirectory() + "postwire-fuzz-\(getpid()).json"
             FileManager.default.createFile(atPath: path, contents: Data(bytes))
-            _ = try? ConfigurationLoader.load(file: path, environment: [:])
+            if let configuration = try? ConfigurationLoader.load(file: path, environment: [:]) {
+                _ = try? configuration.redis.clientConfiguration(password: nil)
+            }
             _ = try? ConfigurationLoader.load(environment: ["POSTWIRE_SOURCES": String(decoding: bytes, as: UTF8.self)])
         case "allowlist":
             // CIDR lists and X-Forwarded-For headers.

@@ -56,7 +56,7 @@ struct Status: AsyncParsableCommand {
                     deadLetterStream: configuration.redis.deadLetterStream, quarantineStream: configuration.redis.quarantineStream,
                     timeout: .milliseconds(Int64(timeout * 1000)))
                 if let error = report.redisError {
-                    report.redisError = "\(configuration.redis.endpointDescription): \(error)"
+                    report.redisError = "\(redis.configuration.endpointDescription): \(error)"
                 }
                 complete = report.isComplete
                 // Clear the screen between refreshes on a terminal; append otherwise (logs, pipes).

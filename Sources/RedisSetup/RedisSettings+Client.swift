@@ -25,6 +25,10 @@ extension RedisSettings {
     }
 
     public func redisTopology() throws(ConfigurationError) -> RedisTopology {
+        guard replicasToAcknowledge >= 0, acknowledgeTimeoutMilliseconds > 0 else {
+            throw ConfigurationError(
+                message: "redis.replicasToAcknowledge must be 0 or more and redis.acknowledgeTimeoutMilliseconds more than 0")
+        }
         switch topology {
         case "standalone":
             return .standalone
@@ -57,21 +61,12 @@ extension RedisSettings {
     /// `WAIT`'s parameters, when the ingress must wait for replicas.
     public var acknowledgement: ReplicaAcknowledgement? {
         replicasToAcknowledge > 0
-            ? ReplicaAcknowledgement(replicas: replicasToAcknowledge, timeout: .milliseconds(Int64(max(1, acknowledgeTimeoutMilliseconds))))
+            ? ReplicaAcknowledgement(replicas: replicasToAcknowledge, timeout: .milliseconds(Int64(acknowledgeTimeoutMilliseconds)))
             : nil
     }
 }
 
 extension RedisSettings {
-    /// Where Redis is, for messages: `host:port`, the sentinels' master, or the cluster's seeds.
-    public var endpointDescription: String {
-        switch topology {
-        case "sentinel": "master \(masterName) via sentinels \(sentinels.joined(separator: ","))"
-        case "cluster": "cluster \(clusterNodes.joined(separator: ","))"
-        default: "\(host):\(port)"
-        }
-    }
-
     /// The events stream(s) and replay-guard key names these settings describe.
     public var layout: StreamLayout {
         StreamLayout(base: stream, shards: streamShards, guardPrefix: replayGuardPrefix)

@@ -56,19 +56,6 @@ struct SlotMap: Sendable, Equatable {
 
     var isEmpty: Bool { masters.isEmpty }
 
-    /// The slots each master owns, as ranges, in slot order.
-    var ranges: [(node: RedisNode, slots: ClosedRange<Int>)] {
-        var result: [(RedisNode, ClosedRange<Int>)] = []
-        var start = 0
-        while start < HashSlot.count {
-            var end = start
-            while end + 1 < HashSlot.count && owners[end + 1] == owners[start] { end += 1 }
-            if owners[start] >= 0 { result.append((masters[Int(owners[start])], start...end)) }
-            start = end + 1
-        }
-        return result
-    }
-
     mutating func assign(_ slots: ClosedRange<Int>, to node: RedisNode) {
         let index: Int
         if let known = masters.firstIndex(of: node) {

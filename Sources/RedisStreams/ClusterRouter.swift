@@ -36,25 +36,21 @@ final class ClusterRouter: Sendable {
         self.logger = logger
     }
 
-    func send(
-        _ commands: [RedisCommand], slot: Int?, acknowledgement: ReplicaAcknowledgement?, timeout: TimeAmount?
-    ) async throws(RedisError) -> [RESPValue] {
+    func send(_ commands: [RedisCommand], slot: Int?, timeout: TimeAmount?) async throws(RedisError) -> [RESPValue] {
         var asking: RedisNode?
         var last: ClusterRedirect?
         for attempt in 0..<Self.maxAttempts {
             let node: RedisNode
             if let asking {
                 node = asking
-            } else {
+            } else if let slot {
                 node = try await owner(of: slot)
+            } else {
+                node = try await anyMaster()
             }
-            var pipeline = commands
-            if asking != nil { pipeline.insert(RedisCommand("ASKING"), at: 0) }
-            if let acknowledgement { pipeline.append(acknowledgement.command) }
             var replies: [RESPValue]
             do {
-                replies = try await pool(node).send(
-                    pipeline, timeout: acknowledgement.map { ($0.timeout) + (timeout ?? configuration.commandTimeout) } ?? timeout)
+                replies = try await pool(node).send(asking == nil ? commands : [RedisCommand("ASKING")] + commands, timeout: timeout)
             } catch  where error.code == .connectionFailed && attempt < 2 {
                 // Nothing was sent. The master may be gone: learn the new owner from the others.
                 logger.debug("cluster node unreachable", metadata: ["node": "\(node)", "error": "\(error)"])
@@ -66,10 +62,8 @@ final class ClusterRouter: Sendable {
                 if error.code != .server { await refresh(force: false, avoiding: node) }
                 throw error
             }
-            if asking != nil { replies.removeFirst() }
-            guard let redirect = ClusterRedirect(replies: replies, from: node) else {
-                return try acknowledgement?.check(&replies) ?? replies
-            }
+            if asking != nil { replies.removeFirst() }  // ASKING's OK
+            guard let redirect = ClusterRedirect(replies: replies, from: node) else { return replies }
             last = redirect
             switch redirect {
             case .moved(let movedSlot, let target):
@@ -91,12 +85,23 @@ final class ClusterRouter: Sendable {
         throw RedisError(.server, "CLUSTERDOWN or redirected \(Self.maxAttempts) times (last: \(last.map { "\($0)" } ?? "none"))")
     }
 
-    /// The masters and their slot ranges, as last learned.
-    func slotMap() async throws(RedisError) -> SlotMap {
-        if state.withLockedValue({ $0.map.isEmpty }) { await refresh(force: true, avoiding: nil) }
-        let map = state.withLockedValue { $0.map }
-        guard !map.isEmpty else { throw RedisError(.connectionFailed, "no cluster node answered CLUSTER SLOTS (seeds: \(seeds))") }
-        return map
+    /// The master that serves `slot`, as last learned (learned first if nothing is known yet).
+    func owner(of slot: Int) async throws(RedisError) -> RedisNode {
+        if let owner = state.withLockedValue({ $0.map.owner(of: slot) }) { return owner }
+        await refresh(force: true, avoiding: nil)
+        if let owner = state.withLockedValue({ $0.map.owner(of: slot) }) { return owner }
+        if state.withLockedValue({ $0.map.isEmpty }) {
+            throw RedisError(.connectionFailed, "no cluster node answered CLUSTER SLOTS (seeds: \(seeds))")
+        }
+        throw RedisError(.server, "CLUSTERDOWN no master serves slot \(slot)")
+    }
+
+    /// For keyless commands (PING, INFO): any master.
+    private func anyMaster() async throws(RedisError) -> RedisNode {
+        if let master = state.withLockedValue({ $0.map.masters.randomElement() }) { return master }
+        await refresh(force: true, avoiding: nil)
+        if let master = state.withLockedValue({ $0.map.masters.randomElement() }) { return master }
+        throw RedisError(.connectionFailed, "no cluster node answered CLUSTER SLOTS (seeds: \(seeds))")
     }
 
     func close() async {
@@ -107,18 +112,6 @@ final class ClusterRouter: Sendable {
             return Array(state.pools.values)
         }
         for pool in pools { await pool.close() }
-    }
-
-    private func owner(of slot: Int?) async throws(RedisError) -> RedisNode {
-        let map = try await slotMap()
-        if let slot {
-            if let owner = map.owner(of: slot) { return owner }
-            await refresh(force: true, avoiding: nil)
-            if let owner = state.withLockedValue({ $0.map.owner(of: slot) }) { return owner }
-            throw RedisError(.server, "CLUSTERDOWN no master serves slot \(slot)")
-        }
-        // Keyless commands (PING, INFO) go to any master.
-        return map.masters[Int.random(in: 0..<map.masters.count)]
     }
 
     private func pool(_ node: RedisNode) throws(RedisError) -> NodePool {

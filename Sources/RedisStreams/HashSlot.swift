@@ -9,16 +9,16 @@ public enum HashSlot {
     }
 
     public static func of(_ key: [UInt8]) -> Int {
-        Int(crc16(tag(of: key)) % UInt16(count))
+        Int(crc16(tagRange(in: key).map { key[$0] } ?? key[...]) % UInt16(count))
     }
 
-    /// The bytes Redis hashes: those between the first `{` and the next `}` when that is not
-    /// empty, else the whole key (so `a{}{b}` hashes whole, `a{{b}}` hashes `{b`).
-    static func tag(of key: [UInt8]) -> ArraySlice<UInt8> {
-        guard let open = key.firstIndex(of: UInt8(ascii: "{")),
-            let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1
-        else { return key[...] }
-        return key[(open + 1)..<close]
+    /// Where the key's hash tag is: between the first `{` and the next `}`, if that is not empty.
+    /// Without one the whole key is hashed (so `a{}{b}` hashes whole, `a{{b}}` hashes `{b`).
+    static func tagRange<Key: Collection<UInt8>>(in key: Key) -> Range<Key.Index>? {
+        guard let open = key.firstIndex(of: UInt8(ascii: "{")) else { return nil }
+        let start = key.index(after: open)
+        guard let close = key[start...].firstIndex(of: UInt8(ascii: "}")), close > start else { return nil }
+        return start..<close
     }
 
     static func crc16(_ bytes: ArraySlice<UInt8>) -> UInt16 {

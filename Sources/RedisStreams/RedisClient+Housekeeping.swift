@@ -69,8 +69,8 @@ extension RedisClient {
         _ stream: String, group: String, consumer: String, minIdleMilliseconds: Int
     ) async throws(RedisError) -> Bool {
         try await evaluate(
-            Self.deleteIdleConsumerScript,
-            [1, RESPArgument(stream), RESPArgument(group), RESPArgument(consumer), RESPArgument(minIdleMilliseconds)]
+            Self.deleteIdleConsumerScript, keys: [stream],
+            arguments: [RESPArgument(group), RESPArgument(consumer), RESPArgument(minIdleMilliseconds)]
         ).integer == 1
     }
 
@@ -118,12 +118,12 @@ extension RedisClient {
     public func deadLetter(
         _ id: String, in stream: String, group: String, to deadLetterStream: String, fields: Fields
     ) async throws(RedisError) -> Bool {
-        var arguments: [RESPArgument] = [2, RESPArgument(stream), RESPArgument(deadLetterStream), RESPArgument(group), RESPArgument(id)]
+        var arguments: [RESPArgument] = [RESPArgument(group), RESPArgument(id)]
         for (name, value) in fields {
             arguments.append(RESPArgument(name))
             arguments.append(RESPArgument(value))
         }
-        return try await evaluate(Self.deadLetterScript, arguments).integer == 1
+        return try await evaluate(Self.deadLetterScript, keys: [stream, deadLetterStream], arguments: arguments).integer == 1
     }
 
     static let deadLetterScript = RedisScript(

@@ -4,7 +4,7 @@ extension RedisClient {
     /// Returns nil when a token was taken, else how long until one will be available.
     public func takeToken(_ key: String, ratePerSecond: Double, capacity: Int) async throws(RedisError) -> Duration? {
         let reply = try await evaluate(
-            Self.tokenBucketScript, [1, RESPArgument(key), RESPArgument(String(ratePerSecond)), RESPArgument(capacity)])
+            Self.tokenBucketScript, keys: [key], arguments: [RESPArgument(String(ratePerSecond)), RESPArgument(capacity)])
         guard let values = reply.array, values.count == 2, let allowed = values[0].integer, let wait = values[1].integer else {
             throw RedisError(.protocolError, "token bucket answered \(reply)")
         }

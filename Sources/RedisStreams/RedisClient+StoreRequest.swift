@@ -21,9 +21,8 @@ extension RedisClient {
         budgetKey: String, budget: (entries: Int, bytes: Int), acknowledgement: ReplicaAcknowledgement? = nil
     ) async throws(RedisError) -> StoreReply? {
         var arguments: [RESPArgument] = [
-            4, RESPArgument(stream), RESPArgument(guardKey ?? ""), RESPArgument(quarantineStream),
-            RESPArgument(budgetKey), RESPArgument(max(1, nonceTTL)), RESPArgument(budget.entries), RESPArgument(budget.bytes),
-            RESPArgument(7200), RESPArgument(events.count),
+            RESPArgument(max(1, nonceTTL)), RESPArgument(budget.entries), RESPArgument(budget.bytes), RESPArgument(7200),
+            RESPArgument(events.count),
         ]
         for fields in events { Self.append(fields, to: &arguments) }
         arguments.append(RESPArgument(quarantine.count))
@@ -31,7 +30,10 @@ extension RedisClient {
             arguments.append(RESPArgument(fields.reduce(0) { $0 + $1.0.utf8.count + $1.1.count }))
             Self.append(fields, to: &arguments)
         }
-        let reply = try await evaluate(Self.storeRequestScript, arguments, acknowledgement: acknowledgement)
+        // No guard, no fourth key: a placeholder key would hash to a slot of its own, which a
+        // cluster refuses (CROSSSLOT).
+        let keys = [stream, quarantineStream, budgetKey] + (guardKey.map { [$0] } ?? [])
+        let reply = try await evaluate(Self.storeRequestScript, keys: keys, arguments: arguments, acknowledgement: acknowledgement)
         if reply.isNull { return nil }
         guard let parts = reply.array, parts.count == 3, let appended = parts[0].integer, let kept = parts[1].integer,
             let over = parts[2].integer
@@ -47,12 +49,13 @@ extension RedisClient {
         }
     }
 
-    /// KEYS: stream, guard key ('' for none), quarantine stream, budget key. ARGV: nonce TTL, budget
-    /// entries, budget bytes, budget TTL, then the events (count; each: field count, fields), then
-    /// the quarantine entries (count; each: size, field count, fields).
+    /// KEYS: stream, quarantine stream, budget key, and the guard key when there is one. ARGV:
+    /// nonce TTL, budget entries, budget bytes, budget TTL, then the events (count; each: field
+    /// count, fields), then the quarantine entries (count; each: size, field count, fields).
     static let storeRequestScript = RedisScript(
         """
-        if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return false end
+        local guard = KEYS[4]
+        if guard and redis.call('EXISTS', guard) == 1 then return false end
         local i = 6
         local appended = 0
         for e = 1, tonumber(ARGV[5]) do
@@ -67,20 +70,20 @@ extension RedisClient {
         for q = 1, quarantined do
           local size = tonumber(ARGV[i])
           local n = tonumber(ARGV[i + 1]) * 2
-          local entries = tonumber(redis.call('HGET', KEYS[4], 'entries') or '0')
-          local bytes = tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0')
+          local entries = tonumber(redis.call('HGET', KEYS[3], 'entries') or '0')
+          local bytes = tonumber(redis.call('HGET', KEYS[3], 'bytes') or '0')
           if entries + 1 <= tonumber(ARGV[2]) and bytes + size <= tonumber(ARGV[3]) then
-            redis.call('XADD', KEYS[3], '*', unpack(ARGV, i + 2, i + 1 + n))
-            redis.call('HINCRBY', KEYS[4], 'entries', 1)
-            redis.call('HINCRBY', KEYS[4], 'bytes', size)
-            redis.call('EXPIRE', KEYS[4], ARGV[4])
+            redis.call('XADD', KEYS[2], '*', unpack(ARGV, i + 2, i + 1 + n))
+            redis.call('HINCRBY', KEYS[3], 'entries', 1)
+            redis.call('HINCRBY', KEYS[3], 'bytes', size)
+            redis.call('EXPIRE', KEYS[3], ARGV[4])
             kept = kept + 1
           else
             over = over + 1
           end
           i = i + n + 2
         end
-        if KEYS[2] ~= '' then redis.call('SET', KEYS[2], '1', 'EX', ARGV[1]) end
+        if guard then redis.call('SET', guard, '1', 'EX', ARGV[1]) end
         return {appended, kept, over}
         """)
 }

@@ -47,17 +47,19 @@ public final class RedisClient: Sendable {
         _ commands: [RedisCommand], routedBy key: String? = nil, acknowledgement: ReplicaAcknowledgement? = nil,
         timeout: TimeAmount? = nil
     ) async throws(RedisError) -> [RESPValue] {
-        switch router {
-        case .standalone(let pool):
-            guard let acknowledgement else { return try await pool.send(commands, timeout: timeout) }
-            var replies = try await pool.send(
-                commands + [acknowledgement.command], timeout: acknowledgement.timeout + (timeout ?? configuration.commandTimeout))
-            return try acknowledgement.check(&replies)
-        case .sentinel(let router):
-            return try await router.send(commands, acknowledgement: acknowledgement, timeout: timeout)
-        case .cluster(let router):
-            return try await router.send(commands, slot: key.map(HashSlot.of), acknowledgement: acknowledgement, timeout: timeout)
+        var pipeline = commands
+        var timeout = timeout
+        if let acknowledgement {
+            pipeline.append(acknowledgement.command)
+            timeout = acknowledgement.timeout + (timeout ?? configuration.commandTimeout)
         }
+        var replies: [RESPValue]
+        switch router {
+        case .standalone(let pool): replies = try await pool.send(pipeline, timeout: timeout)
+        case .sentinel(let router): replies = try await router.send(pipeline, timeout: timeout)
+        case .cluster(let router): replies = try await router.send(pipeline, slot: key.map(HashSlot.of), timeout: timeout)
+        }
+        return try acknowledgement?.check(&replies) ?? replies
     }
 
     /// Sends one command; an error reply is thrown.
@@ -73,29 +75,7 @@ public final class RedisClient: Sendable {
         switch router {
         case .standalone(let pool): return pool.node
         case .sentinel(let router): return try await router.currentMaster()
-        case .cluster(let router):
-            let slot = HashSlot.of(key)
-            guard let owner = try await router.slotMap().owner(of: slot) else {
-                throw RedisError(.server, "CLUSTERDOWN no master serves slot \(slot)")
-            }
-            return owner
-        }
-    }
-
-    /// Every master: the one server, the current master, or the cluster's masters with their slots.
-    public func masters() async throws(RedisError) -> [(node: RedisNode, slots: [ClosedRange<Int>])] {
-        switch router {
-        case .standalone(let pool): return [(pool.node, [0...(HashSlot.count - 1)])]
-        case .sentinel(let router): return [(try await router.currentMaster(), [0...(HashSlot.count - 1)])]
-        case .cluster(let router):
-            let ranges = try await router.slotMap().ranges
-            var order: [RedisNode] = []
-            var slots: [RedisNode: [ClosedRange<Int>]] = [:]
-            for (node, range) in ranges {
-                if slots[node] == nil { order.append(node) }
-                slots[node, default: []].append(range)
-            }
-            return order.map { ($0, slots[$0] ?? []) }
+        case .cluster(let router): return try await router.owner(of: HashSlot.of(key))
         }
     }
 

@@ -12,7 +12,8 @@ public struct RedisNode: Sendable, Hashable, CustomStringConvertible {
 
     /// `host:port`, `[v6]:port` or `host` (then `defaultPort`); nil when it is none of these.
     public init?(parsing text: Substring, defaultPort: Int) {
-        var host = text.trimmingPrefix(" ")
+        var host = text.drop(while: \.isWhitespace)
+        while host.last?.isWhitespace == true { host = host.dropLast() }
         var port = defaultPort
         if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
             let rest = host[host.index(after: close)...]
@@ -28,7 +29,7 @@ public struct RedisNode: Sendable, Hashable, CustomStringConvertible {
             port = parsed
             host = host[..<colon]
         }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        guard !host.isEmpty, !host.contains(where: \.isWhitespace), (1...65535).contains(port) else { return nil }
         self.init(host: String(host), port: port)
     }
 
@@ -90,6 +91,16 @@ public struct RedisConfiguration: Sendable {
     }
 
     public var node: RedisNode { RedisNode(host: host, port: port) }
+
+    /// Where Redis is, for messages: `host:port`, the sentinels' master, or the cluster's seeds.
+    public var endpointDescription: String {
+        switch topology {
+        case .standalone: "\(node)"
+        case .sentinel(let masterName, let sentinels):
+            "master \(masterName) via sentinels \(sentinels.map(\.description).joined(separator: ","))"
+        case .cluster(let seeds): "cluster \(seeds.map(\.description).joined(separator: ","))"
+        }
+    }
 }
 
 /// `WAIT replicas timeout` after a write: the write counts as stored only once that many replicas

@@ -17,18 +17,17 @@ public struct RedisScript: Sendable {
 }
 
 extension RedisClient {
-    /// Runs `script` with `arguments` (the key count, the keys, then the other arguments). It is
-    /// routed by its first key; on a cluster all its keys must share that key's slot.
+    /// Runs `script` on `keys` (its KEYS) with `arguments` (its ARGV). It goes to the first key's
+    /// server; on a cluster every key must be in that key's slot.
     public func evaluate(
-        _ script: RedisScript, _ arguments: [RESPArgument], acknowledgement: ReplicaAcknowledgement? = nil
+        _ script: RedisScript, keys: [String], arguments: [RESPArgument], acknowledgement: ReplicaAcknowledgement? = nil
     ) async throws(RedisError) -> RESPValue {
-        let keyCount = arguments.first.flatMap { Int(String(decoding: $0.bytes, as: UTF8.self)) } ?? 0
-        let key = keyCount > 0 && arguments.count > 1 ? String(decoding: arguments[1].bytes, as: UTF8.self) : nil
+        let rest = [RESPArgument(keys.count)] + keys.map { RESPArgument($0) } + arguments
         var reply = try await send(
-            [RedisCommand("EVALSHA", [RESPArgument(script.sha1)] + arguments)], routedBy: key, acknowledgement: acknowledgement)[0]
+            [RedisCommand("EVALSHA", [RESPArgument(script.sha1)] + rest)], routedBy: keys.first, acknowledgement: acknowledgement)[0]
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
             reply = try await send(
-                [RedisCommand("EVAL", [RESPArgument(script.source)] + arguments)], routedBy: key, acknowledgement: acknowledgement)[0]
+                [RedisCommand("EVAL", [RESPArgument(script.source)] + rest)], routedBy: keys.first, acknowledgement: acknowledgement)[0]
         }
         if case .error(let message) = reply { throw RedisError(.server, message) }
         return reply

@@ -32,9 +32,7 @@ final class SentinelRouter: Sendable {
         self.logger = logger
     }
 
-    func send(
-        _ commands: [RedisCommand], acknowledgement: ReplicaAcknowledgement?, timeout: TimeAmount?
-    ) async throws(RedisError) -> [RESPValue] {
+    func send(_ commands: [RedisCommand], timeout: TimeAmount?) async throws(RedisError) -> [RESPValue] {
         var lastError = RedisError(.connectionFailed, "no master for \(masterName)")
         for attempt in 0..<Self.maxAttempts {
             let pool: NodePool
@@ -45,12 +43,9 @@ final class SentinelRouter: Sendable {
                 try await backoff(attempt)
                 continue
             }
-            var pipeline = commands
-            if let acknowledgement { pipeline.append(acknowledgement.command) }
-            var replies: [RESPValue]
+            let replies: [RESPValue]
             do {
-                replies = try await pool.send(
-                    pipeline, timeout: acknowledgement.map { $0.timeout + (timeout ?? configuration.commandTimeout) } ?? timeout)
+                replies = try await pool.send(commands, timeout: timeout)
             } catch  where error.code == .connectionFailed {
                 // Nothing was sent: the master is gone or was demoted; ask the sentinels again.
                 lastError = error
@@ -69,7 +64,7 @@ final class SentinelRouter: Sendable {
                 try await backoff(attempt)
                 continue
             }
-            return try acknowledgement?.check(&replies) ?? replies
+            return replies
         }
         throw lastError
     }
@@ -92,21 +87,31 @@ final class SentinelRouter: Sendable {
         await master?.close()
     }
 
+    /// The current master's pool; while there is none, one discovery that every caller awaits.
     private func master() async throws(RedisError) -> NodePool {
-        let chosen: Task<NodePool, any Error>? = state.withLockedValue { state in
-            guard !state.closed else { return nil }
+        enum Found {
+            case master(NodePool)
+            case discovering(Task<NodePool, any Error>)
+            case closed
+        }
+        let found: Found = state.withLockedValue { state in
+            guard !state.closed else { return .closed }
             if state.watcher == nil { state.watcher = Task { await self.watch() } }
-            if let master = state.master { return Task { master } }
-            if let running = state.discovering { return running }
+            if let master = state.master { return .master(master) }
+            if let running = state.discovering { return .discovering(running) }
             let task = Task<NodePool, any Error> { try await self.discover() }
             state.discovering = task
-            return task
+            return .discovering(task)
         }
-        guard let task = chosen else { throw RedisError(.connectionClosed, "client is closed") }
-        do {
-            return try await task.value
-        } catch {
-            throw (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
+        switch found {
+        case .master(let pool): return pool
+        case .closed: throw RedisError(.connectionClosed, "client is closed")
+        case .discovering(let task):
+            do {
+                return try await task.value
+            } catch {
+                throw (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
+            }
         }
     }
 

@@ -72,11 +72,8 @@ public struct StreamLayout: Sendable, Equatable {
         return guardPrefix + "{\(shard)}:" + nonce
     }
 
-    /// The part of a key Redis Cluster hashes: between the first `{` and the next `}`, if not empty.
+    /// The part of a key Redis Cluster hashes (``HashSlot``), if it has a tag.
     static func hashTag(of key: String) -> Substring? {
-        guard let open = key.firstIndex(of: "{") else { return nil }
-        let rest = key[key.index(after: open)...]
-        guard let close = rest.firstIndex(of: "}"), close > rest.startIndex else { return nil }
-        return rest[..<close]
+        HashSlot.tagRange(in: key.utf8).map { Substring(key.utf8[$0]) }
     }
 }

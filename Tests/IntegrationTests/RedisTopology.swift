@@ -15,8 +15,7 @@ struct RedisTopology: Sendable {
         _ kind: String, port: Int, _ body: @Sendable (RedisTopology) async throws -> T
     ) async throws -> T {
         let directory = NSTemporaryDirectory() + "postwire-\(kind)-\(port)"
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Scripts/redis-topology").path
+        let script = Self.script
         let output = try await run(script, [kind, directory, "\(port)"])
         let topology = RedisTopology(directory: directory, seeds: output.split(separator: "\n").map(String.init))
         do {
@@ -27,6 +26,27 @@ struct RedisTopology: Sendable {
             _ = try? await run(script, ["stop", directory])
             throw error
         }
+    }
+
+    /// Starts the data node on `port` again, with its data (an orchestrator restarting it).
+    func restart(port: Int) async throws {
+        _ = try await Self.run(Self.script, ["restart", directory, "\(port)"])
+    }
+
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Scripts/redis-topology").path
+
+    /// `redis-cli --cluster reshard`: moves `slots` slots (the lowest first) from the master on
+    /// `from` to the master on `to`, keys and all, while clients keep using them.
+    func reshard(from: Int, to: Int, slots: Int) async throws -> String {
+        let source = try await Self.run("/usr/bin/redis-cli", ["-p", "\(from)", "cluster", "myid"])
+        let target = try await Self.run("/usr/bin/redis-cli", ["-p", "\(to)", "cluster", "myid"])
+        return try await Self.run(
+            "/usr/bin/redis-cli",
+            [
+                "--cluster", "reshard", "127.0.0.1:\(from)", "--cluster-from", source, "--cluster-to", target,
+                "--cluster-slots", "\(slots)", "--cluster-yes", "--cluster-pipeline", "100",
+            ])
     }
 
     /// SIGKILLs the server on `port` (its pid file is the daemon's own).

@@ -22,21 +22,11 @@ import WorkerApp
                 return configuration
             }()
             let layout = configuration.redis.layout
-            let now = Date()
-            let base = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600 - 3600)
-            let run = TestEnvironment.unique("shard")
-            let mailgunSamples = PipelineTests.samples(120, kinds: SampleWebhooks.mailgunEvents, prefix: "mg-\(run)", base: base)
-            let sendgridSamples = PipelineTests.samples(180, kinds: SampleWebhooks.sendgridEvents, prefix: "sg-\(run)", base: base)
-            let mailgun = mailgunSamples.map { SampleWebhooks.mailgun($0, signingKey: PipelineTests.mailgunKey, signedAt: now) }
-            let resigned = mailgunSamples.map { SampleWebhooks.mailgun($0, signingKey: PipelineTests.mailgunKey, signedAt: Date()) }
-            let batches = stride(from: 0, to: 180, by: 60).map {
-                SampleWebhooks.sendgrid(Array(sendgridSamples[$0..<$0 + 60]), privateKey: PipelineTests.sendgridKey, signedAt: now)
-            }
-            let resignedBatches = stride(from: 0, to: 180, by: 60).map {
-                SampleWebhooks.sendgrid(Array(sendgridSamples[$0..<$0 + 60]), privateKey: PipelineTests.sendgridKey, signedAt: now + 1)
-            }
-            let expected = PipelineTests.expectedCounts(mailgunSamples, provider: "mailgun", senderDomain: "mg.postwire.test")
-                .merging(PipelineTests.expectedCounts(sendgridSamples, provider: "sendgrid", senderDomain: "")) { $0 + $1 }
+            let traffic = MixedTraffic(run: TestEnvironment.unique("shard"), mailgun: 120, sendgrid: 180, now: Date())
+            let (mailgun, batches, resignedBatches, expected) = (
+                traffic.mailgun, traffic.batches, traffic.resignedBatches, traffic.expected
+            )
+            let resigned = traffic.mailgunSamples.map { SampleWebhooks.mailgun($0, signingKey: PipelineTests.mailgunKey, signedAt: Date()) }
             let redis = TestEnvironment.redis()
 
             let workers = try await Harness.withIngress(configuration, environment: PipelineTests.environment) { url in

@@ -41,3 +41,26 @@ enum SignedTraffic {
         return (accepted, sent)
     }
 }
+
+/// One run's Mailgun events (a request each, signed at `now`) and SendGrid events in batches of
+/// 60 (signed at `now`, and again a second later: an ESP's retry), with the hourly counts they must
+/// add up to. The events fall in the hour before `now`'s.
+struct MixedTraffic: Sendable {
+    let mailgunSamples: [SampleEvent]
+    let mailgun: [SignedWebhook]
+    let batches: [SignedWebhook]
+    let resignedBatches: [SignedWebhook]
+    let expected: [PipelineTests.CountKey: Int64]
+
+    init(run: String, mailgun: Int, sendgrid: Int, now: Date) {
+        let base = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600 - 3600)
+        mailgunSamples = PipelineTests.samples(mailgun, kinds: SampleWebhooks.mailgunEvents, prefix: "mg-\(run)", base: base)
+        let sendgridSamples = PipelineTests.samples(sendgrid, kinds: SampleWebhooks.sendgridEvents, prefix: "sg-\(run)", base: base)
+        self.mailgun = mailgunSamples.map { SampleWebhooks.mailgun($0, signingKey: PipelineTests.mailgunKey, signedAt: now) }
+        let slices = stride(from: 0, to: sendgrid, by: 60).map { Array(sendgridSamples[$0..<min($0 + 60, sendgrid)]) }
+        batches = slices.map { SampleWebhooks.sendgrid($0, privateKey: PipelineTests.sendgridKey, signedAt: now) }
+        resignedBatches = slices.map { SampleWebhooks.sendgrid($0, privateKey: PipelineTests.sendgridKey, signedAt: now + 1) }
+        expected = PipelineTests.expectedCounts(mailgunSamples, provider: "mailgun", senderDomain: "mg.postwire.test")
+            .merging(PipelineTests.expectedCounts(sendgridSamples, provider: "sendgrid", senderDomain: "")) { $0 + $1 }
+    }
+}
