@@ -1,6 +1,7 @@
 import Crypto
 import EventStore
 import Foundation
+import LoadGen
 import OperatorTools
 import PostgresNIO
 import PostwireConfig
@@ -77,12 +78,8 @@ import WorkerApp
                 var owners: [RedisNode: Int] = [:]
                 for stream in layout.streams { owners[try await redis.node(for: stream), default: 0] += 1 }
                 #expect(owners.count == 3, "shards by master: \(owners)")
-                for stream in layout.streams {
-                    let added = try await redis.send(RedisCommand("XINFO", ["STREAM", RESPArgument(stream)]), routedBy: stream)
-                    let fields = added.array ?? []
-                    let index = try #require(fields.firstIndex { $0.string == "entries-added" })
-                    #expect((fields[index + 1].integer ?? 0) > 0, "\(stream) got entries")
-                }
+                let added = try await RedisTopology.entriesAdded(redis, layout)
+                #expect(added.allSatisfy { $0 > 0 }, "every shard got entries: \(added)")
                 // `postwire status` lists each shard with its master.
                 let report = await StatusReport.gather(
                     redis: redis, store: nil, layout: layout, deadLetterStream: configuration.redis.deadLetterStream,
@@ -92,6 +89,39 @@ import WorkerApp
                 #expect(report.deadLetters.length == 0, "the replayed dead letter left its stream")
                 #expect(Set(report.nodes.values).count == 3)
                 #expect(report.render().contains("127.0.0.1:172"))
+                await redis.close()
+            }
+        }
+    }
+
+    /// `postwire loadgen`'s engine against an ingress on the cluster, forged requests among the
+    /// good: every answer as it must be, and what it counted as accepted is what the shards got and
+    /// what PostgreSQL stored.
+    @Test func loadgenTrafficOnAClusterIsCountedExactly() async throws {
+        try await RedisTopology.with("cluster", port: 17600) { topology in
+            try await TestEnvironment.withDatabase { database, store in
+                let configuration = topology.cluster(TestEnvironment.configuration(database: database), shards: 6)
+                let redis = try RedisTopology.client(configuration)
+                let plan = TrafficPlan(
+                    mix: ["mailgun": 2, "sendgrid": 1], batchSize: 10, duplicateShare: 0, badShare: 0.1,
+                    mailgunKey: PipelineTests.mailgunKey, sendgridKey: PipelineTests.sendgridKey)
+                let report = try await Harness.withIngress(configuration, environment: PipelineTests.environment) { url in
+                    try await Harness.withWorker(configuration, consumer: "l1") { _ in
+                        let port = try #require(URL(string: url)?.port)
+                        let report = try await LoadRun.run(
+                            host: "127.0.0.1", port: port, plan: plan, shape: LoadShape(concurrency: 8, count: 400))
+                        try await TestEnvironment.eventually(timeout: .seconds(60), "\(report.eventsAccepted) events stored") {
+                            try await store.eventCount() == report.eventsAccepted
+                        }
+                        try await RedisTopology.waitUntilDrained(redis, configuration)
+                        return report
+                    }
+                }
+                #expect(report.requests == 400 && report.unexpected == 0, "\(report.statuses)")
+                #expect((report.statuses[403] ?? 0) + (report.statuses[406] ?? 0) > 0, "forged requests were sent and refused")
+                #expect(try await RedisTopology.entriesAdded(redis, configuration.redis.layout).reduce(0, +) == report.eventsAccepted)
+                #expect(try await store.eventCount() == report.eventsAccepted)
+                print("loadgen on the cluster: \(report.statuses), \(report.eventsAccepted) events accepted = appended = stored")
                 await redis.close()
             }
         }
@@ -179,14 +209,7 @@ import WorkerApp
                 #expect(moved == target, "shard 0 now lives on the target")
                 #expect(statuses.allSatisfy { $0 == 200 }, "redirects are followed, not answered with 503")
                 // Each entry appended once and acknowledged once: none lost, none read twice.
-                var appended = 0
-                for stream in layout.streams {
-                    let info = try await redis.send(RedisCommand("XINFO", ["STREAM", RESPArgument(stream)]), routedBy: stream)
-                    let fields = info.array ?? []
-                    let index = try #require(fields.firstIndex { $0.string == "entries-added" })
-                    appended += Int(fields[index + 1].integer ?? 0)
-                }
-                #expect(appended == count)
+                #expect(try await RedisTopology.entriesAdded(redis, layout).reduce(0, +) == count)
                 #expect(acknowledged == count)
                 #expect(try await store.eventCount() == count)
                 await redis.close()

@@ -104,6 +104,18 @@ extension RedisTopology {
             configuration: try configuration.redis.clientConfiguration(password: nil, connections: 2), logger: TestEnvironment.logger)
     }
 
+    /// Entries ever appended to each events stream (XINFO STREAM `entries-added`; housekeeping
+    /// may already have trimmed acknowledged ones), in shard order.
+    static func entriesAdded(_ redis: RedisClient, _ layout: StreamLayout) async throws -> [Int] {
+        var added: [Int] = []
+        for stream in layout.streams {
+            let fields = try await redis.send(RedisCommand("XINFO", ["STREAM", RESPArgument(stream)]), routedBy: stream).array ?? []
+            let index = try #require(fields.firstIndex { $0.string == "entries-added" })
+            added.append(Int(fields[index + 1].integer ?? -1))
+        }
+        return added
+    }
+
     /// Waits until every shard's entries were delivered to the group and acknowledged.
     static func waitUntilDrained(
         _ redis: RedisClient, _ configuration: PostwireConfiguration, timeout: Duration = .seconds(60)

@@ -50,15 +50,7 @@ import WorkerApp
                     }
                 }
             }
-            // Entries ever appended (XINFO STREAM `entries-added`): housekeeping may already have
-            // trimmed acknowledged ones.
-            var lengths: [Int] = []
-            for stream in layout.streams {
-                let info = try await redis.send(RedisCommand("XINFO", ["STREAM", RESPArgument(stream)]))
-                let fields = info.array ?? []
-                let index = try #require(fields.firstIndex { $0.string == "entries-added" })
-                lengths.append(Int(fields[index + 1].integer ?? -1))
-            }
+            let lengths = try await RedisTopology.entriesAdded(redis, layout)
             #expect(lengths.allSatisfy { $0 > 0 }, "every shard got entries: \(lengths)")
             #expect(lengths.reduce(0, +) == 240 + 360)
             #expect(try await redis.xlen(configuration.redis.stream) == 0, "nothing in the unsharded stream")
