@@ -21,7 +21,7 @@ import WorkerApp
                 let configuration = topology.cluster(TestEnvironment.configuration(database: database), shards: 6)
                 let layout = configuration.redis.layout
                 let traffic = MixedTraffic(run: TestEnvironment.unique("cl"), mailgun: 150, sendgrid: 180, now: Date())
-                let redis = try RedisTopology.client(configuration)
+                let redis = try topology.client(configuration)
                 // One event PostgreSQL refuses until the "fix": dead-lettered by the script on its
                 // shard's slot, then replayed back into that shard.
                 let poison = traffic.mailgunSamples[7].recipient.lowercased()
@@ -31,9 +31,9 @@ import WorkerApp
                             "ALTER TABLE email_events ADD CONSTRAINT no_poison CHECK (provider <> 'mailgun' OR recipient <> '\(poison)')"),
                     logger: TestEnvironment.logger)
 
-                try await Harness.withIngress(configuration, environment: PipelineTests.environment) { url in
-                    try await Harness.withWorker(configuration, consumer: "c1") { _ in
-                        try await Harness.withWorker(configuration, consumer: "c2") { _ in
+                try await Harness.withIngress(configuration, environment: topology.environment) { url in
+                    try await Harness.withWorker(configuration, consumer: "c1", environment: topology.environment) { _ in
+                        try await Harness.withWorker(configuration, consumer: "c2", environment: topology.environment) { _ in
                             let mailgunURL = url + "/webhooks/mailgun"
                             #expect(try await PipelineTests.postAll(mailgunURL, traffic.mailgun).allSatisfy { $0 == 200 })
                             // Replay guards live in their shard's slot on whichever master holds it.
@@ -98,15 +98,15 @@ import WorkerApp
     /// good: every answer as it must be, and what it counted as accepted is what the shards got and
     /// what PostgreSQL stored.
     @Test func loadgenTrafficOnAClusterIsCountedExactly() async throws {
-        try await RedisTopology.with("cluster", port: 17600) { topology in
+        try await RedisTopology.with("cluster", port: 17600, password: "cluster-pw") { topology in
             try await TestEnvironment.withDatabase { database, store in
                 let configuration = topology.cluster(TestEnvironment.configuration(database: database), shards: 6)
-                let redis = try RedisTopology.client(configuration)
+                let redis = try topology.client(configuration)
                 let plan = TrafficPlan(
                     mix: ["mailgun": 2, "sendgrid": 1], batchSize: 10, duplicateShare: 0, badShare: 0.1,
                     mailgunKey: PipelineTests.mailgunKey, sendgridKey: PipelineTests.sendgridKey)
-                let report = try await Harness.withIngress(configuration, environment: PipelineTests.environment) { url in
-                    try await Harness.withWorker(configuration, consumer: "l1") { _ in
+                let report = try await Harness.withIngress(configuration, environment: topology.environment) { url in
+                    try await Harness.withWorker(configuration, consumer: "l1", environment: topology.environment) { _ in
                         let port = try #require(URL(string: url)?.port)
                         let report = try await LoadRun.run(
                             host: "127.0.0.1", port: port, plan: plan, shape: LoadShape(concurrency: 8, count: 400))
@@ -121,6 +121,12 @@ import WorkerApp
                 #expect((report.statuses[403] ?? 0) + (report.statuses[406] ?? 0) > 0, "forged requests were sent and refused")
                 #expect(try await RedisTopology.entriesAdded(redis, configuration.redis.layout).reduce(0, +) == report.eventsAccepted)
                 #expect(try await store.eventCount() == report.eventsAccepted)
+                // The nodes require the password: a client without it learns nothing.
+                let stranger = try RedisTopology(
+                    directory: topology.directory, seeds: topology.seeds, password: nil, sentinelPassword: nil
+                ).client(configuration)
+                await #expect(throws: RedisError.self) { try await stranger.xlen(configuration.redis.layout.stream(shard: 0)) }
+                await stranger.close()
                 print("loadgen on the cluster: \(report.statuses), \(report.eventsAccepted) events accepted = appended = stored")
                 await redis.close()
             }
@@ -132,11 +138,13 @@ import WorkerApp
             try await TestEnvironment.withDatabase { database, store in
                 var configuration = topology.cluster(TestEnvironment.configuration(database: database), shards: 6)
                 configuration.redis.replicasToAcknowledge = 1
-                let redis = try RedisTopology.client(configuration)
+                let redis = try topology.client(configuration)
                 let victim = try await redis.node(for: configuration.redis.layout.stream(shard: 0))
                 // The restarted node is a replica again about 2 s after it starts (nodes.conf).
-                try await Self.killMasterUnderLoad(configuration, store: store, database: database, redis: redis, refusingFor: .seconds(18))
-                {
+                try await Self.killMasterUnderLoad(
+                    configuration, store: store, database: database, redis: redis, environment: topology.environment,
+                    refusingFor: .seconds(18)
+                ) {
                     try topology.kill(port: victim.port)
                 } restart: {
                     try await topology.restart(port: victim.port)
@@ -151,7 +159,7 @@ import WorkerApp
             try await TestEnvironment.withDatabase { database, store in
                 let configuration = topology.cluster(TestEnvironment.configuration(database: database), shards: 6)
                 let layout = configuration.redis.layout
-                let redis = try RedisTopology.client(configuration)
+                let redis = try topology.client(configuration)
                 let shard0 = layout.stream(shard: 0)
                 let source = try await redis.node(for: shard0)
                 var other = source
@@ -162,8 +170,8 @@ import WorkerApp
                 let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 3600).rounded(.down) * 3600 - 3600)
                 let samples = PipelineTests.samples(
                     count, kinds: SampleWebhooks.mailgunEvents, prefix: TestEnvironment.unique("move"), base: base)
-                let (statuses, acknowledged) = try await Harness.withIngress(configuration, environment: PipelineTests.environment) { url in
-                    try await Harness.withWorker(configuration, consumer: "m1") { worker in
+                let (statuses, acknowledged) = try await Harness.withIngress(configuration, environment: topology.environment) { url in
+                    try await Harness.withWorker(configuration, consumer: "m1", environment: topology.environment) { worker in
                         let start = ContinuousClock.now
                         let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
                             group.addTask {
@@ -218,17 +226,19 @@ import WorkerApp
     }
 
     @Test func aSentinelMasterKilledUnderLoadLosesNoAcknowledgedEvent() async throws {
-        try await RedisTopology.with("sentinel", port: 17400) { topology in
+        try await RedisTopology.with("sentinel", port: 17400, password: "data-pw", sentinelPassword: "sentinel-pw") { topology in
             try await TestEnvironment.withDatabase { database, store in
                 var configuration = topology.sentinel(TestEnvironment.configuration(database: database))
                 configuration.redis.streamShards = 2
                 configuration.redis.replicasToAcknowledge = 1
-                let redis = try RedisTopology.client(configuration)
+                let redis = try topology.client(configuration)
                 let master = try await redis.node(for: configuration.redis.stream)
                 #expect(master.port == 17400)
                 // The sentinels turn the restarted old master into a replica some 15 s after it is back.
-                try await Self.killMasterUnderLoad(configuration, store: store, database: database, redis: redis, refusingFor: .seconds(35))
-                {
+                try await Self.killMasterUnderLoad(
+                    configuration, store: store, database: database, redis: redis, environment: topology.environment,
+                    refusingFor: .seconds(35)
+                ) {
                     try topology.kill(port: master.port)
                 } restart: {
                     try await topology.restart(port: master.port)
@@ -252,6 +262,7 @@ import WorkerApp
     /// again until accepted: every event is then stored, once.
     static func killMasterUnderLoad(
         _ configuration: PostwireConfiguration, store: EventStore, database: String, redis: RedisClient,
+        environment: [String: String],
         refusingFor window: Duration, kill: @escaping @Sendable () throws -> Void, restart: @escaping @Sendable () async throws -> Void
     ) async throws {
         let count = 600
@@ -259,8 +270,8 @@ import WorkerApp
         let samples = PipelineTests.samples(count, kinds: SampleWebhooks.mailgunEvents, prefix: TestEnvironment.unique("kill"), base: base)
         let start = ContinuousClock.now
         let killedAt = ContinuousClock.now + .seconds(3)
-        try await Harness.withIngress(configuration, environment: PipelineTests.environment) { url in
-            try await Harness.withWorker(configuration, consumer: "k1") { _ in
+        try await Harness.withIngress(configuration, environment: environment) { url in
+            try await Harness.withWorker(configuration, consumer: "k1", environment: environment) { _ in
                 let answers = try await withThrowingTaskGroup(of: [(Int, Int, Duration)].self) { group in
                     group.addTask {
                         try await Task.sleep(until: killedAt)

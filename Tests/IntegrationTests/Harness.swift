@@ -81,11 +81,14 @@ enum Harness {
 
     /// One worker (its own PostgreSQL and Redis clients) for the duration of `body`; shut down
     /// gracefully afterwards.
+    /// A worker for the duration of `body`; `environment` holds its secrets (Redis passwords).
     static func withWorker<T: Sendable>(
         _ configuration: PostwireConfiguration,
         consumer: String,
+        environment: [String: String] = [:],
         _ body: @Sendable (EventWorker) async throws -> T
     ) async throws -> T {
+        let secrets = Secrets(environment: environment)
         let postgres = PostgresClient(
             configuration: TestEnvironment.postgresConfiguration(
                 database: configuration.postgres.database, port: configuration.postgres.port),
@@ -94,7 +97,8 @@ enum Harness {
         var settings = configuration.worker
         settings.consumer = consumer
         let worker = EventWorker(
-            redis: try configuration.redis.clientConfiguration(password: nil),
+            redis: try configuration.redis.clientConfiguration(
+                password: secrets.redisPassword, sentinelPassword: secrets.redisSentinelPassword),
             store: EventStore(client: postgres, logger: TestEnvironment.logger, policy: configuration.analytics.policy),
             settings: settings, campaignRule: try CampaignRule(configuration.analytics.campaignRule), layout: configuration.redis.layout,
             deadLetterStream: configuration.redis.deadLetterStream, logger: TestEnvironment.logger

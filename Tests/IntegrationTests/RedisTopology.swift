@@ -10,14 +10,20 @@ struct RedisTopology: Sendable {
     let directory: String
     /// The cluster's six nodes, or the sentinels.
     let seeds: [String]
+    /// The data nodes' password and the sentinels' (nil: none).
+    let password: String?
+    let sentinelPassword: String?
 
     static func with<T: Sendable>(
-        _ kind: String, port: Int, _ body: @Sendable (RedisTopology) async throws -> T
+        _ kind: String, port: Int, password: String? = nil, sentinelPassword: String? = nil,
+        _ body: @Sendable (RedisTopology) async throws -> T
     ) async throws -> T {
         let directory = NSTemporaryDirectory() + "postwire-\(kind)-\(port)"
-        let script = Self.script
-        let output = try await run(script, [kind, directory, "\(port)"])
-        let topology = RedisTopology(directory: directory, seeds: output.split(separator: "\n").map(String.init))
+        let environment = scriptEnvironment(password: password, sentinelPassword: sentinelPassword)
+        let output = try await run(script, [kind, directory, "\(port)"], environment: environment)
+        let topology = RedisTopology(
+            directory: directory, seeds: output.split(separator: "\n").map(String.init), password: password,
+            sentinelPassword: sentinelPassword)
         do {
             let result = try await body(topology)
             _ = try? await run(script, ["stop", directory])
@@ -28,9 +34,26 @@ struct RedisTopology: Sendable {
         }
     }
 
+    private static func scriptEnvironment(password: String?, sentinelPassword: String?) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["POSTWIRE_TOPOLOGY_PASSWORD"] = password ?? ""
+        environment["POSTWIRE_TOPOLOGY_SENTINEL_PASSWORD"] = sentinelPassword ?? ""
+        return environment
+    }
+
+    /// The tests' ESP secrets and this set-up's Redis passwords, as an ingress or a worker gets them.
+    var environment: [String: String] {
+        var environment = PipelineTests.environment
+        if let password { environment["POSTWIRE_REDIS_PASSWORD"] = password }
+        if let sentinelPassword { environment["POSTWIRE_REDIS_SENTINEL_PASSWORD"] = sentinelPassword }
+        return environment
+    }
+
     /// Starts the data node on `port` again, with its data (an orchestrator restarting it).
     func restart(port: Int) async throws {
-        _ = try await Self.run(Self.script, ["restart", directory, "\(port)"])
+        _ = try await Self.run(
+            Self.script, ["restart", directory, "\(port)"],
+            environment: Self.scriptEnvironment(password: password, sentinelPassword: sentinelPassword))
     }
 
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -39,14 +62,16 @@ struct RedisTopology: Sendable {
     /// `redis-cli --cluster reshard`: moves `slots` slots (the lowest first) from the master on
     /// `from` to the master on `to`, keys and all, while clients keep using them.
     func reshard(from: Int, to: Int, slots: Int) async throws -> String {
-        let source = try await Self.run("/usr/bin/redis-cli", ["-p", "\(from)", "cluster", "myid"])
-        let target = try await Self.run("/usr/bin/redis-cli", ["-p", "\(to)", "cluster", "myid"])
+        var environment = ProcessInfo.processInfo.environment
+        if let password { environment["REDISCLI_AUTH"] = password }
+        let source = try await Self.run("/usr/bin/redis-cli", ["-p", "\(from)", "cluster", "myid"], environment: environment)
+        let target = try await Self.run("/usr/bin/redis-cli", ["-p", "\(to)", "cluster", "myid"], environment: environment)
         return try await Self.run(
             "/usr/bin/redis-cli",
             [
                 "--cluster", "reshard", "127.0.0.1:\(from)", "--cluster-from", source, "--cluster-to", target,
                 "--cluster-slots", "\(slots)", "--cluster-yes", "--cluster-pipeline", "100",
-            ])
+            ], environment: environment)
     }
 
     /// SIGKILLs the server on `port` (its pid file is the daemon's own).
@@ -58,13 +83,14 @@ struct RedisTopology: Sendable {
     /// Runs `executable` to the end (posix_spawn, as every child of the tests: Foundation's
     /// `Process.waitUntilExit` can hang off the main thread); its standard output. A failure throws
     /// with its standard error. The output goes to files: the daemons it starts outlive it.
-    static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> String {
         let base = NSTemporaryDirectory() + "postwire-topology-\(UUID().uuidString)"
         defer {
             try? FileManager.default.removeItem(atPath: base + ".out")
             try? FileManager.default.removeItem(atPath: base + ".err")
         }
-        let child = try ChildProcess.spawn(executable, arguments, logPath: base + ".err", stdoutPath: base + ".out")
+        let child = try ChildProcess.spawn(
+            executable, arguments, environment: environment, logPath: base + ".err", stdoutPath: base + ".out")
         let status = try await child.wait(timeout: .seconds(120))
         let output = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
         guard status.exited, status.code == 0 else {
@@ -98,10 +124,12 @@ extension RedisTopology {
         return configuration
     }
 
-    /// A client for the test's own reads, with the configuration's topology.
-    static func client(_ configuration: PostwireConfiguration) throws -> RedisClient {
+    /// A client for the test's own reads, with the configuration's topology and this set-up's passwords.
+    func client(_ configuration: PostwireConfiguration) throws -> RedisClient {
         RedisClient(
-            configuration: try configuration.redis.clientConfiguration(password: nil, connections: 2), logger: TestEnvironment.logger)
+            configuration: try configuration.redis.clientConfiguration(
+                password: password, sentinelPassword: sentinelPassword, connections: 2),
+            logger: TestEnvironment.logger)
     }
 
     /// Entries ever appended to each events stream (XINFO STREAM `entries-added`; housekeeping
