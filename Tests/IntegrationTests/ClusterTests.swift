@@ -9,6 +9,7 @@ import ProviderSamples
 import Providers
 import RedisSetup
 import RedisStreams
+import Synchronization
 import Testing
 import WorkerApp
 
@@ -166,26 +167,29 @@ import WorkerApp
                 for stream in layout.streams where other == source { other = try await redis.node(for: stream) }
                 let target = other
                 #expect(source != target)
-                let count = 600
+                // The load runs until 2 s after the move is over, however long the move takes
+                // (15 s on CI), within a cap of samples.
+                let cap = 3000
                 let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 3600).rounded(.down) * 3600 - 3600)
                 let samples = PipelineTests.samples(
-                    count, kinds: SampleWebhooks.mailgunEvents, prefix: TestEnvironment.unique("move"), base: base)
+                    cap, kinds: SampleWebhooks.mailgunEvents, prefix: TestEnvironment.unique("move"), base: base)
+                let load = LoadOutlastingAMove(cap: cap, after: .seconds(2))
                 let (statuses, acknowledged) = try await Harness.withIngress(configuration, environment: topology.environment) { url in
                     try await Harness.withWorker(configuration, consumer: "m1", environment: topology.environment) { worker in
                         let start = ContinuousClock.now
                         let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
                             group.addTask {
-                                // All of the source's slots, shard 0's among them, move 2 s in,
-                                // and the move must be over before the load is.
+                                // All of the source's slots, shard 0's among them, move 2 s in.
                                 try await Task.sleep(for: .seconds(2))
                                 _ = try await topology.reshard(from: source.port, to: target.port, slots: HashSlot.count)
                                 print("reshard: the move took until \(ContinuousClock.now - start) into the load")
-                                return [-1]
+                                load.moveEnded()
+                                return []
                             }
-                            for poster in 0..<4 {
+                            for _ in 0..<4 {
                                 group.addTask {
                                     var statuses: [Int] = []
-                                    for index in stride(from: poster, to: count, by: 4) {
+                                    while let index = load.next() {
                                         let webhook = SampleWebhooks.mailgun(
                                             samples[index], signingKey: PipelineTests.mailgunKey, signedAt: Date())
                                         statuses.append(
@@ -196,13 +200,10 @@ import WorkerApp
                                     return statuses
                                 }
                             }
-                            var all: [Int] = []
-                            for try await part in group {
-                                #expect(part != [-1] || all.count < count, "the load outlasted the move")
-                                if part != [-1] { all += part }
-                            }
-                            return all
+                            return try await group.reduce(into: []) { $0 += $1 }
                         }
+                        #expect(!load.ranOutOfSamples, "the move ended before \(cap) requests were sent")
+                        let count = statuses.count
                         try await TestEnvironment.eventually(timeout: .seconds(60), "\(count) events stored") {
                             try await store.eventCount() == count
                         }
@@ -210,6 +211,7 @@ import WorkerApp
                         return (statuses, worker.stats.snapshot.acknowledged)
                     }
                 }
+                let count = statuses.count
                 let moved = try await redis.node(for: shard0)
                 print(
                     "reshard: shard 0 moved from \(source) to \(moved); statuses \(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))"
@@ -343,4 +345,38 @@ import WorkerApp
             return recipients
         }
     }
+}
+
+/// Hands out request indices to the posters until `after` has passed since the move ended, so the
+/// load always spans the whole move; `ranOutOfSamples` says the cap came first.
+final class LoadOutlastingAMove: Sendable {
+    private struct State {
+        var next = 0
+        var moveEnded: ContinuousClock.Instant?
+        var ranOut = false
+    }
+    private let cap: Int
+    private let after: Duration
+    private let state = Mutex(State())
+
+    init(cap: Int, after: Duration) {
+        self.cap = cap
+        self.after = after
+    }
+
+    func moveEnded() { state.withLock { $0.moveEnded = .now } }
+
+    func next() -> Int? {
+        state.withLock { state in
+            if let ended = state.moveEnded, ContinuousClock.now - ended >= after { return nil }
+            guard state.next < cap else {
+                state.ranOut = true
+                return nil
+            }
+            defer { state.next += 1 }
+            return state.next
+        }
+    }
+
+    var ranOutOfSamples: Bool { state.withLock(\.ranOut) }
 }

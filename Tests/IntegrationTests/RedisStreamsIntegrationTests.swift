@@ -4,6 +4,31 @@ import Testing
 
 /// The typed stream commands against a real Redis.
 @Suite struct RedisStreamsIntegrationTests {
+    /// An ACL user (`redis.username` and its password) is how every node and sentinel is reached
+    /// when Redis has users: it authenticates with both, and a wrong password is refused with the
+    /// server's answer, not a hang.
+    @Test func anACLUserAuthenticatesAndAWrongPasswordIsRefused() async throws {
+        let admin = TestEnvironment.redis()
+        let user = TestEnvironment.unique("pw-user")
+        _ = try await admin.send(RedisCommand("ACL", ["SETUSER", RESPArgument(user), "on", ">user-pw", "~*", "&*", "+@all"]))
+        defer { Task { _ = try? await admin.send(RedisCommand("ACL", ["DELUSER", RESPArgument(user)])); await admin.close() } }
+        let good = RedisClient(
+            configuration: RedisConfiguration(port: TestEnvironment.redisPort, username: user, password: "user-pw", connections: 1))
+        try await good.ping()
+        let whoami = try await good.send(RedisCommand("ACL", ["WHOAMI"]))
+        #expect(whoami.string == user)
+        await good.close()
+        let bad = RedisClient(
+            configuration: RedisConfiguration(port: TestEnvironment.redisPort, username: user, password: "wrong", connections: 1))
+        do {
+            try await bad.ping()
+            Issue.record("a wrong password was accepted")
+        } catch {
+            #expect(error.code == .server && error.message.hasPrefix("WRONGPASS"), "\(error)")
+        }
+        await bad.close()
+    }
+
     @Test func consumerGroupLifecycle() async throws {
         let redis = TestEnvironment.redis()
         let stream = TestEnvironment.unique("pw:streams")
