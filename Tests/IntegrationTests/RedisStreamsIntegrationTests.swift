@@ -11,7 +11,11 @@ import Testing
         let admin = TestEnvironment.redis()
         let user = TestEnvironment.unique("pw-user")
         _ = try await admin.send(RedisCommand("ACL", ["SETUSER", RESPArgument(user), "on", ">user-pw", "~*", "&*", "+@all"]))
-        defer { Task { _ = try? await admin.send(RedisCommand("ACL", ["DELUSER", RESPArgument(user)])); await admin.close() } }
+        defer {
+            Task {
+                _ = try? await admin.send(RedisCommand("ACL", ["DELUSER", RESPArgument(user)])); await admin.close()
+            }
+        }
         let good = RedisClient(
             configuration: RedisConfiguration(port: TestEnvironment.redisPort, username: user, password: "user-pw", connections: 1))
         try await good.ping()
