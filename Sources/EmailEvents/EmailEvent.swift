@@ -46,6 +46,13 @@ public struct EmailEvent: Sendable, Equatable, Codable {
     public var ip: String?
     public var isFirst: Bool?
     public var isMachineOpen: Bool?
+    /// The ESP's own field that said a machine opened or clicked, by name (`sg_machine_open`,
+    /// `proxy_open`, `client-info.bot`, …); nil when it said nothing or said a person.
+    public var machineFlag: String?
+    /// The verdict of ``EngagementRules`` for an open or click (the `machine` column), and the
+    /// rule that gave it (`engagement_reason`); nil for other events. Set by the worker.
+    public var isMachine: Bool?
+    public var engagementReason: String?
     /// The ESP's own JSON for this one event, byte-exact as received.
     public var raw: [UInt8]
 

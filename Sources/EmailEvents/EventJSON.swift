@@ -37,6 +37,7 @@ public enum EventJSON {
         w.text("ip", e.ip)
         w.bool("isFirst", e.isFirst)
         w.bool("isMachineOpen", e.isMachineOpen)
+        w.text("machineFlag", e.machineFlag)
         w.key("raw")
         w.bytes.append(contentsOf: "[]}".utf8)
         return w.bytes

@@ -21,6 +21,7 @@ struct EventJSONReader {
         var sender: String?, senderDomain: String?, bounceClass: BounceClass?, rejectReason: RejectReason?
         var smtpCode: Int64?, enhancedStatus: String?, mtaResponse: String?, description: String?, campaign: String?
         var clickURL: String?, userAgent: String?, ip: String?, isFirst: Bool?, isMachineOpen: Bool?, estimated: Bool?
+        var machineFlag: String?
 
         try r.expect(UInt8(ascii: "{"))
         if !r.consume(UInt8(ascii: "}")) {
@@ -58,6 +59,7 @@ struct EventJSONReader {
                 case "ip": ip = try r.optionalString()
                 case "isFirst": isFirst = try r.optionalBool()
                 case "isMachineOpen": isMachineOpen = try r.optionalBool()
+                case "machineFlag": machineFlag = try r.optionalString()
                 default: throw Unexpected()
                 }
             } while r.consume(UInt8(ascii: ","))
@@ -91,6 +93,7 @@ struct EventJSONReader {
         event.ip = ip
         event.isFirst = isFirst
         event.isMachineOpen = isMachineOpen
+        event.machineFlag = machineFlag
         return event
     }
 

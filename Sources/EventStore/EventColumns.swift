@@ -75,6 +75,9 @@ enum EventColumns {
         .optional("ip") { $0.ip },
         .optional("is_first", cast: "boolean") { $0.isFirst.map { $0 ? "true" : "false" } },
         .optional("is_machine_open", cast: "boolean") { $0.isMachineOpen.map { $0 ? "true" : "false" } },
+        // An event no worker classified (a direct write) counts by the ESP's own flag.
+        .optional("machine", cast: "boolean") { EngagementRules.storedVerdict(of: $0).map { $0.isMachine ? "true" : "false" } },
+        .optional("engagement_reason") { EngagementRules.storedVerdict(of: $0)?.reason },
         .flag("occurred_at_estimated") { $0.occurredAtEstimated ?? false },
         .json("raw") { String(decoding: $0.raw, as: UTF8.self) },
     ]

@@ -25,8 +25,29 @@ public struct Suppression: Sendable, Equatable {
 /// the chosen dimensions, with the rates recomputed from the sums.
 public struct StatsRow: Sendable, Equatable {
     public var group: [String]
-    public var sent: Int64, delivered: Int64, bounced: Int64, complained: Int64, opens: Int64, uniqueOpens: Int64
-    public var clicks: Int64, uniqueClicks: Int64, unsubscribed: Int64
+    public var sent: Int64 = 0, delivered: Int64 = 0, bounced: Int64 = 0, complained: Int64 = 0, unsubscribed: Int64 = 0
+    public var opens: Int64 = 0, uniqueOpens: Int64 = 0, clicks: Int64 = 0, uniqueClicks: Int64 = 0
+    /// Opens and clicks no engagement rule called a machine's, and the machines' (docs/ANALYTICS.md).
+    public var humanOpens: Int64 = 0, machineOpens: Int64 = 0, uniqueHumanOpens: Int64 = 0
+    public var humanClicks: Int64 = 0, machineClicks: Int64 = 0, uniqueHumanClicks: Int64 = 0
+
+    /// The `daily_counts` columns summed, in the order ``init(group:counts:)`` reads them.
+    static let countColumns = [
+        "sent", "delivered", "bounced", "complained", "unsubscribed", "opens", "unique_opens", "clicks", "unique_clicks",
+        "human_opens", "machine_opens", "unique_human_opens", "human_clicks", "machine_clicks", "unique_human_clicks",
+    ]
+
+    public init(group: [String]) { self.group = group }
+
+    init(group: [String], counts: [Int64]) {
+        self.group = group
+        let c = counts + Array(repeating: 0, count: max(0, Self.countColumns.count - counts.count))
+        (sent, delivered, bounced, complained, unsubscribed) = (c[0], c[1], c[2], c[3], c[4])
+        (opens, uniqueOpens, clicks, uniqueClicks) = (c[5], c[6], c[7], c[8])
+        (humanOpens, machineOpens, uniqueHumanOpens, humanClicks, machineClicks, uniqueHumanClicks) = (
+            c[9], c[10], c[11], c[12], c[13], c[14]
+        )
+    }
 
     public func rate(_ numerator: Int64, _ denominator: Int64) -> Double? {
         denominator > 0 ? Double(numerator) / Double(denominator) : nil
@@ -36,6 +57,8 @@ public struct StatsRow: Sendable, Equatable {
     public var complaintRate: Double? { rate(complained, delivered) }
     public var uniqueOpenRate: Double? { rate(uniqueOpens, delivered) }
     public var uniqueClickRate: Double? { rate(uniqueClicks, delivered) }
+    public var uniqueHumanOpenRate: Double? { rate(uniqueHumanOpens, delivered) }
+    public var uniqueHumanClickRate: Double? { rate(uniqueHumanClicks, delivered) }
 }
 
 /// What `postwire retention` removed (or would remove).
@@ -94,11 +117,9 @@ extension EventStore {
         let select = groupColumns.isEmpty ? "'all'" : groupColumns.joined(separator: " || E'\\t' || ")
         let groupBy = by.isEmpty ? "" : "GROUP BY " + by.joined(separator: ", ")
         let orderBy = by.isEmpty ? "" : "ORDER BY " + by.joined(separator: ", ")
+        let sums = StatsRow.countColumns.map { "coalesce(sum(\($0)), 0)::int8" }.joined(separator: ", ")
         let query: PostgresQuery = """
-            SELECT \(unescaped: select),
-                   coalesce(sum(sent), 0)::int8, coalesce(sum(delivered), 0)::int8, coalesce(sum(bounced), 0)::int8,
-                   coalesce(sum(complained), 0)::int8, coalesce(sum(opens), 0)::int8, coalesce(sum(unique_opens), 0)::int8,
-                   coalesce(sum(clicks), 0)::int8, coalesce(sum(unique_clicks), 0)::int8, coalesce(sum(unsubscribed), 0)::int8
+            SELECT \(unescaped: select), ARRAY[\(unescaped: sums)]
             FROM daily_counts
             WHERE day >= (\(since) AT TIME ZONE 'UTC')::date AND day < (\(until) AT TIME ZONE 'UTC')::date
             \(unescaped: groupBy) \(unescaped: orderBy)
@@ -106,11 +127,8 @@ extension EventStore {
         do {
             var result: [StatsRow] = []
             let rows = try await client.query(query, logger: logger)
-            for try await row in rows.decode((String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self) {
-                result.append(
-                    StatsRow(
-                        group: by.isEmpty ? [] : row.0.components(separatedBy: "\t"), sent: row.1, delivered: row.2, bounced: row.3,
-                        complained: row.4, opens: row.5, uniqueOpens: row.6, clicks: row.7, uniqueClicks: row.8, unsubscribed: row.9))
+            for try await (group, counts) in rows.decode((String, [Int64]).self) {
+                result.append(StatsRow(group: by.isEmpty ? [] : group.components(separatedBy: "\t"), counts: counts))
             }
             return result
         } catch {

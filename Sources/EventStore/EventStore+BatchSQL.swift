@@ -72,7 +72,7 @@ extension EventStore {
         ("received_at", "timestamptz", "received_at"), ("message_id", "text", "message_id"),
         ("recipient", "text", "lower(recipient)"), ("recipient_domain", "text", "recipient_domain"),
         ("sender_domain", "text", "sender_domain"), ("campaign", "text", "campaign"), ("bounce_class", "text", "bounce_class"),
-        ("is_machine_open", "boolean", "is_machine_open"), ("detail", "text", "coalesce(description, mta_response)"),
+        ("machine", "boolean", "coalesce(machine, false)"), ("detail", "text", "coalesce(description, mta_response)"),
     ]
 
     /// Everything derived from the new events, in order.
@@ -104,14 +104,15 @@ extension EventStore {
 
     static let hourlyCounts: PostgresQuery = """
         INSERT INTO event_counts_hourly AS c
-            (hour, provider, source, event_type, sender_domain, recipient_domain, campaign, count)
+            (hour, provider, source, event_type, sender_domain, recipient_domain, campaign, count, machine)
         SELECT date_trunc('hour', occurred_at, 'UTC'), provider, source, event_type,
-               coalesce(sender_domain, ''), coalesce(recipient_domain, ''), coalesce(campaign, ''), count(*)
+               coalesce(sender_domain, ''), coalesce(recipient_domain, ''), coalesce(campaign, ''), count(*),
+               count(*) FILTER (WHERE machine)
         FROM batch_new
         GROUP BY 1, 2, 3, 4, 5, 6, 7
         ORDER BY 1, 2, 3, 4, 5, 6, 7
         ON CONFLICT (hour, provider, source, event_type, sender_domain, recipient_domain, campaign)
-        DO UPDATE SET count = c.count + EXCLUDED.count
+        DO UPDATE SET count = c.count + EXCLUDED.count, machine = c.machine + EXCLUDED.machine
         """
 
     /// A message's numbers from this batch's events of it, one row per message and recipient.
@@ -136,6 +137,10 @@ extension EventStore {
                count(*) FILTER (WHERE event_type = 'opened') AS opens,
                min(occurred_at) FILTER (WHERE event_type = 'clicked') AS clicked,
                count(*) FILTER (WHERE event_type = 'clicked') AS clicks,
+               min(occurred_at) FILTER (WHERE event_type = 'opened' AND NOT machine) AS human_opened,
+               count(*) FILTER (WHERE event_type = 'opened' AND NOT machine) AS human_opens,
+               min(occurred_at) FILTER (WHERE event_type = 'clicked' AND NOT machine) AS human_clicked,
+               count(*) FILTER (WHERE event_type = 'clicked' AND NOT machine) AS human_clicks,
                min(occurred_at) FILTER (WHERE event_type = 'complained') AS complained,
                min(occurred_at) FILTER (WHERE event_type = 'unsubscribed') AS unsubscribed,
                (array_agg(event_type ORDER BY occurred_at DESC, event_key DESC) FILTER (WHERE event_type <> 'unknown'))[1]
@@ -162,21 +167,24 @@ extension EventStore {
                 provider, message_id, recipient, source, sender_domain, recipient_domain, campaign, queued_at, sent_at,
                 delivered_at, first_deferred_at, deferrals, bounced_at, bounce_class, rejected_at, failed_at,
                 first_opened_at, opens, first_clicked_at, clicks, complained_at, unsubscribed_at, latest_state,
-                latest_at, events)
+                latest_at, events, first_human_opened_at, human_opens, first_human_clicked_at, human_clicks)
             SELECT provider, message_id, recipient, source, sender_domain, recipient_domain, campaign, queued, sent,
                    delivered, deferred, deferrals, bounced, bounce_class, rejected, failed, opened, opens, clicked,
-                   clicks, complained, unsubscribed, latest_state, latest_at, events
+                   clicks, complained, unsubscribed, latest_state, latest_at, events, human_opened, human_opens,
+                   human_clicked, human_clicks
             FROM agg
             ORDER BY provider, message_id, recipient
             ON CONFLICT DO NOTHING
             RETURNING provider, message_id, recipient, source, sender_domain, recipient_domain, campaign,
-                      first_opened_at, first_clicked_at
+                      first_opened_at, first_clicked_at, first_human_opened_at, first_human_clicked_at
         ), remembered AS (
             INSERT INTO batch_created SELECT provider, message_id, recipient FROM created RETURNING 1
         )
         INSERT INTO batch_unique_deltas
         SELECT date_trunc('hour', f.at, 'UTC'), c.provider, c.source, f.kind, c.sender_domain, c.recipient_domain, c.campaign, 1
-        FROM created c CROSS JOIN LATERAL (VALUES ('open', c.first_opened_at), ('click', c.first_clicked_at)) AS f(kind, at)
+        FROM created c
+        CROSS JOIN LATERAL (VALUES ('open', c.first_opened_at), ('click', c.first_clicked_at),
+                                   ('human_open', c.first_human_opened_at), ('human_click', c.first_human_clicked_at)) AS f(kind, at)
         WHERE f.at IS NOT NULL
         """
 
@@ -208,7 +216,9 @@ extension EventStore {
             -- are read as locked, before this statement's update.)
             SELECT o.provider, o.source, o.sender_domain, o.recipient_domain, o.campaign, f.kind, f.new_at, f.old_at
             FROM agg a JOIN message_status o USING (provider, message_id, recipient)
-            CROSS JOIN LATERAL (VALUES ('open', a.opened, o.first_opened_at), ('click', a.clicked, o.first_clicked_at))
+            CROSS JOIN LATERAL (VALUES ('open', a.opened, o.first_opened_at), ('click', a.clicked, o.first_clicked_at),
+                                       ('human_open', a.human_opened, o.first_human_opened_at),
+                                       ('human_click', a.human_clicked, o.first_human_clicked_at))
                 AS f(kind, new_at, old_at)
             WHERE f.new_at IS NOT NULL AND (f.old_at IS NULL OR f.new_at < f.old_at)
         ), deltas AS (
@@ -237,6 +247,10 @@ extension EventStore {
             opens = m.opens + a.opens,
             first_clicked_at = least(m.first_clicked_at, a.clicked),
             clicks = m.clicks + a.clicks,
+            first_human_opened_at = least(m.first_human_opened_at, a.human_opened),
+            human_opens = m.human_opens + a.human_opens,
+            first_human_clicked_at = least(m.first_human_clicked_at, a.human_clicked),
+            human_clicks = m.human_clicks + a.human_clicks,
             complained_at = least(m.complained_at, a.complained),
             unsubscribed_at = least(m.unsubscribed_at, a.unsubscribed),
             latest_state = CASE WHEN a.latest_at IS NOT NULL AND (m.latest_at IS NULL OR a.latest_at >= m.latest_at)
@@ -249,12 +263,14 @@ extension EventStore {
 
     static let engagement: PostgresQuery = """
         INSERT INTO recipient_engagement AS r
-            (address, domain, events, delivered, opens, machine_opens, clicks, first_seen, last_seen, last_opened_at, last_clicked_at)
+            (address, domain, events, delivered, opens, machine_opens, clicks, machine_clicks, first_seen, last_seen,
+             last_opened_at, last_clicked_at)
         SELECT recipient, coalesce(max(recipient_domain), ''), count(*),
                count(*) FILTER (WHERE event_type = 'delivered'),
                count(*) FILTER (WHERE event_type = 'opened'),
-               count(*) FILTER (WHERE event_type = 'opened' AND is_machine_open),
+               count(*) FILTER (WHERE event_type = 'opened' AND machine),
                count(*) FILTER (WHERE event_type = 'clicked'),
+               count(*) FILTER (WHERE event_type = 'clicked' AND machine),
                min(occurred_at), max(occurred_at),
                max(occurred_at) FILTER (WHERE event_type = 'opened'),
                max(occurred_at) FILTER (WHERE event_type = 'clicked')
@@ -267,6 +283,7 @@ extension EventStore {
             opens = r.opens + EXCLUDED.opens,
             machine_opens = r.machine_opens + EXCLUDED.machine_opens,
             clicks = r.clicks + EXCLUDED.clicks,
+            machine_clicks = r.machine_clicks + EXCLUDED.machine_clicks,
             first_seen = least(r.first_seen, EXCLUDED.first_seen),
             last_seen = greatest(r.last_seen, EXCLUDED.last_seen),
             last_opened_at = greatest(r.last_opened_at, EXCLUDED.last_opened_at),

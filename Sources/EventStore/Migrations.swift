@@ -80,6 +80,7 @@ enum Migrations {
                 ensurePartitionsRaceFree,
             ]),
         outbound,
+        engagement,
     ]
 
     static let ensurePartitionsRaceFree = """

@@ -1,3 +1,4 @@
+import EmailEvents
 import Hummingbird
 import HummingbirdCore
 import Logging

@@ -11,10 +11,13 @@ struct Stats: AsyncParsableCommand {
         discussion: """
             Reads the daily_counts view (docs/ANALYTICS.md). Rates: delivery = delivered / sent, \
             bounce = bounced / sent, complaint = complained / delivered, unique open (click) = unique \
-            opens (clicks) / delivered; "sent" = delivered + bounced. Days are UTC.
+            opens (clicks) / delivered; "sent" = delivered + bounced. Days are UTC. Opens and clicks are \
+            people's: those the engagement rules call a machine's (image proxies, link scanners) are left \
+            out unless --engagement all.
             Examples:
               postwire stats --since 7d --by provider
               postwire stats --since 2026-11-01 --until 2026-12-01 --by sender_domain,campaign --format csv
+              postwire stats --since 30d --by campaign --engagement all
             """
     )
 
@@ -32,8 +35,12 @@ struct Stats: AsyncParsableCommand {
     @Option(help: "table, csv or json.")
     var format = "table"
 
+    @Option(help: "human: opens and clicks of people only (machines' left out); all: people's and everyone's side by side.")
+    var engagement = "human"
+
     func validate() throws {
         guard ["table", "csv", "json"].contains(format) else { throw ValidationError("--format must be table, csv or json") }
+        guard ["human", "all"].contains(engagement) else { throw ValidationError("--engagement must be human or all") }
         for dimension in dimensions where !EventStore.statsDimensions.contains(dimension) {
             throw ValidationError("--by: unknown dimension \(dimension); use \(EventStore.statsDimensions.joined(separator: ", "))")
         }
@@ -55,7 +62,7 @@ struct Stats: AsyncParsableCommand {
         let rows = try await withStore(label: "postwire.stats", configFile: options.config) { store, _, _ in
             try await store.stats(since: start, until: end, by: dimensions)
         }
-        print(StatsFormatter.render(rows, dimensions: dimensions, format: format), terminator: "")
+        print(StatsFormatter.render(rows, dimensions: dimensions, format: format, all: engagement == "all"), terminator: "")
     }
 
     /// `2026-11-01` (UTC), `2026-11-01T12:00:00Z`, or an age before now (`7d`, `24h`, `30m`, DurationText).
@@ -69,26 +76,39 @@ struct Stats: AsyncParsableCommand {
 }
 
 enum StatsFormatter {
-    static let columns = [
-        "sent", "delivered", "bounced", "complained", "unsubscribed", "opens", "unique_opens", "clicks", "unique_clicks",
-        "delivery_rate", "bounce_rate", "complaint_rate", "unique_open_rate", "unique_click_rate",
+    /// What every format shows; `--engagement all` adds ``allColumns``. Opens and clicks are
+    /// people's unless a column says otherwise (docs/ANALYTICS.md).
+    static let humanColumns = [
+        "sent", "delivered", "bounced", "complained", "unsubscribed", "human_opens", "unique_human_opens", "human_clicks",
+        "unique_human_clicks", "delivery_rate", "bounce_rate", "complaint_rate", "unique_human_open_rate", "unique_human_click_rate",
     ]
+    static let allColumns = [
+        "opens", "unique_opens", "clicks", "unique_clicks", "machine_opens", "machine_clicks", "unique_open_rate", "unique_click_rate",
+    ]
+
+    static func columns(all: Bool) -> [String] { all ? humanColumns + allColumns : humanColumns }
 
     static func values(_ row: StatsRow) -> [String: Any] {
         [
             "sent": row.sent, "delivered": row.delivered, "bounced": row.bounced, "complained": row.complained,
             "unsubscribed": row.unsubscribed, "opens": row.opens, "unique_opens": row.uniqueOpens, "clicks": row.clicks,
-            "unique_clicks": row.uniqueClicks, "delivery_rate": row.deliveryRate as Any, "bounce_rate": row.bounceRate as Any,
+            "unique_clicks": row.uniqueClicks, "human_opens": row.humanOpens, "unique_human_opens": row.uniqueHumanOpens,
+            "human_clicks": row.humanClicks, "unique_human_clicks": row.uniqueHumanClicks, "machine_opens": row.machineOpens,
+            "machine_clicks": row.machineClicks, "delivery_rate": row.deliveryRate as Any, "bounce_rate": row.bounceRate as Any,
             "complaint_rate": row.complaintRate as Any, "unique_open_rate": row.uniqueOpenRate as Any,
-            "unique_click_rate": row.uniqueClickRate as Any,
+            "unique_click_rate": row.uniqueClickRate as Any, "unique_human_open_rate": row.uniqueHumanOpenRate as Any,
+            "unique_human_click_rate": row.uniqueHumanClickRate as Any,
         ]
     }
 
-    static func render(_ rows: [StatsRow], dimensions: [String], format: String) -> String {
+    static func render(_ rows: [StatsRow], dimensions: [String], format: String, all: Bool = false) -> String {
+        let columns = columns(all: all)
         switch format {
         case "json":
             let objects: [[String: Any]] = rows.map { row in
-                var object = values(row).mapValues { value -> Any in (value as? Double?).flatMap { $0 } ?? value }
+                let values = values(row)
+                var object: [String: Any] = [:]
+                for name in columns { object[name] = (values[name] as? Double?).flatMap { $0 } ?? values[name] }
                 for (name, value) in zip(dimensions, row.group) { object[name] = value }
                 for key in object.keys where (object[key] as? Double?) == .some(nil) { object[key] = NSNull() }
                 return object
@@ -103,17 +123,27 @@ enum StatsFormatter {
             }
             return out
         default:
-            let header =
+            var header =
                 dimensions + ["sent", "delivered", "bounced", "complaints", "unsub", "u.opens", "u.clicks"]
                 + ["deliv %", "bounce %", "compl %", "open %", "click %"]
+            if all { header += ["u.opens all", "u.clicks all", "mach.opens", "mach.clicks", "open % all", "click % all"] }
             let body = rows.map { row in
-                row.group.map { $0.isEmpty ? "(none)" : $0 }
-                    + [row.sent, row.delivered, row.bounced, row.complained, row.unsubscribed, row.uniqueOpens, row.uniqueClicks].map {
-                        String($0)
-                    }
-                    + [row.deliveryRate, row.bounceRate, row.complaintRate, row.uniqueOpenRate, row.uniqueClickRate].map(percent)
+                var cells =
+                    row.group.map { $0.isEmpty ? "(none)" : $0 }
+                    + [row.sent, row.delivered, row.bounced, row.complained, row.unsubscribed, row.uniqueHumanOpens, row.uniqueHumanClicks]
+                    .map { String($0) }
+                    + [row.deliveryRate, row.bounceRate, row.complaintRate, row.uniqueHumanOpenRate, row.uniqueHumanClickRate].map(percent)
+                if all {
+                    cells += [row.uniqueOpens, row.uniqueClicks, row.machineOpens, row.machineClicks].map { String($0) }
+                    cells += [row.uniqueOpenRate, row.uniqueClickRate].map(percent)
+                }
+                return cells
             }
-            return TextTable.render(header, body) + (rows.isEmpty ? "(no events in this period)\n" : "")
+            let note =
+                all
+                ? "opens and clicks: u.* and % are people's; \"all\" includes machines' (mach.*)\n"
+                : "opens and clicks: people's only (machines' left out; --engagement all shows both)\n"
+            return TextTable.render(header, body) + (rows.isEmpty ? "(no events in this period)\n" : note)
         }
     }
 

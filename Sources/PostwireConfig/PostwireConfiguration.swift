@@ -244,8 +244,50 @@ public struct AnalyticsSettings: Codable, Sendable, Equatable {
     public var alertWindowHours = 24
     /// Windows with fewer messages than this raise no alert (the rate would be noise).
     public var alertMinimumVolume = 500
+    /// Whether the built-in list of machines' user agents (image proxies, link scanners, HTTP
+    /// libraries; docs/ANALYTICS.md) marks opens and clicks as a machine's.
+    public var knownMachineUserAgents = true
+    /// More user agents that mark an open or click as a machine's:
+    /// `[{"name": "acme_scanner", "contains": "AcmeScan/", "events": ["clicked"]}]`.
+    public var machineUserAgents: [MachineUserAgent] = []
+    /// Address ranges opens and clicks come from only when a machine makes them (Apple's proxy's
+    /// published ranges, a gateway's): `[{"name": "apple_mpp", "ranges": ["17.0.0.0/8"], "events": ["opened"]}]`.
+    public var machineNetworks: [MachineNetwork] = []
+    /// Drop each open's and click's user agent and IP address once it is classified (privacy):
+    /// the `user_agent` and `ip` columns stay empty.
+    public var dropClientDetails = false
 
     public init() {}
+}
+
+/// A user agent only a machine sends (`analytics.machineUserAgents`).
+public struct MachineUserAgent: Codable, Sendable, Equatable {
+    public var name: String
+    /// Matched case-insensitively anywhere in the user agent.
+    public var contains: String
+    /// `opened`, `clicked` or both (the default).
+    public var events: [String]?
+
+    public init(name: String, contains: String, events: [String]? = nil) {
+        self.name = name
+        self.contains = contains
+        self.events = events
+    }
+}
+
+/// Addresses only machines open or click from (`analytics.machineNetworks`).
+public struct MachineNetwork: Codable, Sendable, Equatable {
+    public var name: String
+    /// CIDR ranges or single addresses, IPv4 or IPv6.
+    public var ranges: [String]
+    /// `opened`, `clicked` or both (the default).
+    public var events: [String]?
+
+    public init(name: String, ranges: [String], events: [String]? = nil) {
+        self.name = name
+        self.ranges = ranges
+        self.events = events
+    }
 }
 
 public struct SourceSettings: Codable, Sendable, Equatable {

@@ -29,6 +29,7 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
     let settings: WorkerSettings
     let policy: RetryPolicy
     let campaignRule: CampaignRule
+    let engagement: EngagementRules
     /// The stream's and this consumer's names, for dead-letter entries and logs.
     let streamName: String
     let consumer: String
@@ -135,6 +136,7 @@ struct ConsumerLane<Stream: LaneStream, Store: BatchStore>: Sendable {
             do {
                 var event = try StreamEntryCodec.decode(entry.fields)
                 event.campaign = campaignRule.campaign(for: event)
+                engagement.classify(&event)
                 batch.append((event, entry))
             } catch {
                 try await deadLetter(entry, error: "\(error)")

@@ -18,6 +18,7 @@ public struct EventWorker: Service {
     let store: EventStore
     let settings: WorkerSettings
     let campaignRule: CampaignRule
+    let engagement: EngagementRules
     let layout: StreamLayout
     let deadLetterStream: String
     public let consumer: String
@@ -26,13 +27,14 @@ public struct EventWorker: Service {
 
     public init(
         redis: RedisConfiguration, store: EventStore, settings: WorkerSettings,
-        campaignRule: CampaignRule = .standard, layout: StreamLayout,
+        campaignRule: CampaignRule = .standard, engagement: EngagementRules = EngagementRules(), layout: StreamLayout,
         deadLetterStream: String, logger: Logger
     ) {
         self.redisConfiguration = redis
         self.store = store
         self.settings = settings
         self.campaignRule = campaignRule
+        self.engagement = engagement
         self.layout = layout
         self.deadLetterStream = deadLetterStream
         self.consumer = settings.consumer.isEmpty ? Self.defaultConsumerName() : settings.consumer
@@ -66,7 +68,7 @@ public struct EventWorker: Service {
                             redis: clients[lane], stream: streamName, group: settings.group, consumer: name,
                             deadLetterStream: layout.keyed(deadLetterStream, shard: shard)),
                         store: store, settings: settings, policy: RetryPolicy(settings), campaignRule: campaignRule,
-                        streamName: streamName, consumer: name,
+                        engagement: engagement, streamName: streamName, consumer: name,
                         housekeeping: lane < layout.shards ? housekeeping(redis: clients[lane], stream: streamName, self_: name) : nil,
                         stats: stats, logger: laneLogger)
                     group.addTask { await consumerLane.run() }

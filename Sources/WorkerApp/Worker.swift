@@ -22,6 +22,7 @@ public enum Worker {
         } catch {
             throw ConfigurationError(message: "analytics.campaignRule: \(error)")
         }
+        let engagement = try configuration.analytics.engagementRules()
         let postgres = PostgresClient(
             configuration: configuration.postgres.clientConfiguration(
                 password: secrets.postgresPassword,
@@ -34,6 +35,7 @@ public enum Worker {
             store: EventStore(client: postgres, logger: logger, policy: configuration.analytics.policy),
             settings: configuration.worker,
             campaignRule: campaignRule,
+            engagement: engagement,
             layout: configuration.redis.layout,
             deadLetterStream: configuration.redis.deadLetterStream,
             logger: logger
@@ -61,6 +63,44 @@ public enum Worker {
 }
 
 extension AnalyticsSettings {
+    /// The engagement rules the worker classifies opens and clicks by; a bad range, an unknown
+    /// event or an empty name or substring is a configuration error.
+    public func engagementRules() throws(ConfigurationError) -> EngagementRules {
+        func events(_ names: [String]?, _ setting: String) throws(ConfigurationError) -> Set<EventType> {
+            guard let names else { return [.opened, .clicked] }
+            var types = Set<EventType>()
+            for name in names {
+                guard let type = EventType(rawValue: name), type == .opened || type == .clicked else {
+                    throw ConfigurationError(message: "analytics.\(setting): events are opened or clicked, not \(name)")
+                }
+                types.insert(type)
+            }
+            guard !types.isEmpty else { throw ConfigurationError(message: "analytics.\(setting): events is empty") }
+            return types
+        }
+        var agents = knownMachineUserAgents ? EngagementRules.knownUserAgents : []
+        for agent in machineUserAgents {
+            guard !agent.name.isEmpty, !agent.contains.isEmpty else {
+                throw ConfigurationError(message: "analytics.machineUserAgents: every entry needs a name and a non-empty contains")
+            }
+            agents.append(.init(name: agent.name, substring: agent.contains, appliesTo: try events(agent.events, "machineUserAgents")))
+        }
+        var networks: [EngagementRules.NetworkRule] = []
+        for network in machineNetworks {
+            guard !network.name.isEmpty, !network.ranges.isEmpty else {
+                throw ConfigurationError(message: "analytics.machineNetworks: every entry needs a name and ranges")
+            }
+            let ranges: IPAllowlist
+            do {
+                ranges = try IPAllowlist(network.ranges)
+            } catch {
+                throw ConfigurationError(message: "analytics.machineNetworks \(network.name): \(error)")
+            }
+            networks.append(.init(name: network.name, ranges: ranges, appliesTo: try events(network.events, "machineNetworks")))
+        }
+        return EngagementRules(userAgents: agents, networks: networks, dropClientDetails: dropClientDetails)
+    }
+
     /// The rules the batch write applies.
     public var policy: AnalyticsPolicy {
         AnalyticsPolicy(

@@ -18,6 +18,7 @@ import WorkerApp
         configuration.worker.batchSize = 300
         configuration.analytics.alertMinimumVolume = 150
         configuration.analytics.alertWindowHours = 7 * 24  // a week, for this month's modest volume
+        MonthOfEvents.configure(&configuration.analytics)
         return configuration
     }
 
@@ -47,6 +48,23 @@ import WorkerApp
                         recipientDomain: row.recipientDomain, campaign: row.campaign), default: 0] += row.count
             }
             #expect(actual == month.hourlyCounts)
+            // The machines' share of them, by the generator's truth, not by the rules under test.
+            var machine: [MonthOfEvents.CountKey: Int64] = [:]
+            for try await (hour, provider, source, type, sender, recipient, campaign, count) in try await store.client.query(
+                """
+                SELECT hour, provider, source, event_type, sender_domain, recipient_domain, campaign, machine
+                FROM event_counts_hourly WHERE machine <> 0
+                """, logger: TestEnvironment.logger
+            ).decode((Date, String, String, String, String, String, String, Int64).self) {
+                machine[
+                    .init(
+                        hour: hour, provider: provider, source: source, type: type, senderDomain: sender, recipientDomain: recipient,
+                        campaign: campaign)] = count
+            }
+            let expectedMachine = month.machineHourlyCounts
+            #expect(machine == expectedMachine, "\(machine.count) machine rows, expected \(expectedMachine.count)")
+            #expect(expectedMachine.keys.contains { $0.type == "opened" } && expectedMachine.keys.contains { $0.type == "clicked" })
+            try await Self.checkEngagementVerdicts(store, month)
 
             // Unique opens and clicks.
             var uniques: [MonthOfEvents.CountKey: Int64] = [:]
@@ -293,6 +311,88 @@ import WorkerApp
         #expect(mismatches.isEmpty, "\(mismatches.count) daily rows differ, e.g. \(mismatches.first ?? "")")
     }
 
+    /// Every open's and click's verdict as the generator made it, each rule seen deciding; the
+    /// daily view's human and machine columns and `postwire stats`' (by provider) equal to the
+    /// truth's sums.
+    static func checkEngagementVerdicts(_ store: EventStore, _ month: MonthOfEvents) async throws {
+        var wrong: [String] = []
+        var reasons: [String: Int] = [:]
+        for try await (key, machine, reason) in try await store.client.query(
+            "SELECT event_key, machine, engagement_reason FROM email_events WHERE event_type IN ('opened', 'clicked')",
+            logger: TestEnvironment.logger
+        ).decode((String, Bool?, String?).self) {
+            reasons[reason ?? "(none)", default: 0] += 1
+            if machine != month.machineKeys.contains(key) { wrong.append("\(key): \(String(describing: machine)) \(reason ?? "")") }
+        }
+        #expect(wrong.isEmpty, "\(wrong.count) verdicts differ from the truth, e.g. \(wrong.prefix(3))")
+        #expect(
+            Set(reasons.keys) == [
+                "no_machine_signal", "esp:is_machine_open", "user_agent:google_image_proxy", "user_agent:apple_mail_privacy_protection",
+                "network:test_proxy", "user_agent:http_library", "network:test_scanner",
+            ], "every rule decided some: \(reasons)")
+
+        struct DayKey: Hashable { var day: String, provider: String, source: String, sender: String, recipient: String, campaign: String }
+        func day(_ key: MonthOfEvents.CountKey) -> DayKey {
+            DayKey(
+                day: MonthOfEvents.day(key.hour), provider: key.provider, source: key.source, sender: key.senderDomain,
+                recipient: key.recipientDomain, campaign: key.campaign)
+        }
+        var expected: [DayKey: [String: Int64]] = [:]
+        var byProvider: [String: [String: Int64]] = [:]
+        func add(_ key: MonthOfEvents.CountKey, _ name: String, _ count: Int64) {
+            expected[day(key), default: [:]][name, default: 0] += count
+            byProvider[key.provider, default: [:]][name, default: 0] += count
+        }
+        for (key, count) in month.hourlyCounts {
+            if key.type == "delivered" { add(key, "delivered", count) }
+            if key.type == "opened" { add(key, "human_opens", count) }
+            if key.type == "clicked" { add(key, "human_clicks", count) }
+        }
+        for (key, count) in month.machineHourlyCounts {
+            let kind = key.type == "opened" ? "opens" : "clicks"
+            add(key, "human_" + kind, -count)
+            add(key, "machine_" + kind, count)
+        }
+        for (key, count) in month.uniqueCounts where key.type.hasPrefix("human_") { add(key, "unique_" + key.type + "s", count) }
+        let names = ["human_opens", "machine_opens", "unique_human_opens", "human_clicks", "machine_clicks", "unique_human_clicks"]
+        let rows = try await store.client.query(
+            """
+            SELECT day::text, provider, source, sender_domain, recipient_domain, campaign,
+                   ARRAY[human_opens, machine_opens, unique_human_opens, human_clicks, machine_clicks, unique_human_clicks],
+                   ARRAY[coalesce(unique_human_open_rate::float8, -1), coalesce(unique_human_click_rate::float8, -1)]
+            FROM daily_rates
+            """, logger: TestEnvironment.logger)
+        var mismatches: [String] = []
+        for try await (d, provider, source, sender, recipient, campaign, counts, rates) in rows.decode(
+            (String, String, String, String, String, String, [Int64], [Double]).self)
+        {
+            let want =
+                expected[DayKey(day: d, provider: provider, source: source, sender: sender, recipient: recipient, campaign: campaign)]
+                ?? [:]
+            let delivered = want["delivered"] ?? 0
+            func rate(_ n: Int64) -> Double { delivered > 0 ? Double(n) / Double(delivered) : -1 }
+            let wantCounts = names.map { want[$0] ?? 0 }
+            let wantRates = [rate(want["unique_human_opens"] ?? 0), rate(want["unique_human_clicks"] ?? 0)]
+            if counts != wantCounts || zip(rates, wantRates).contains(where: { abs($0 - $1) > 1e-9 }) {
+                mismatches.append(
+                    "\(d) \(provider) \(sender) \(recipient) \(campaign): want \(wantCounts) \(wantRates), got \(counts) \(rates)")
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) daily rows differ, e.g. \(mismatches.first ?? "")")
+
+        let stats = try await store.stats(
+            since: MonthOfEvents.start, until: MonthOfEvents.start.addingTimeInterval(40 * 86400), by: ["provider"])
+        #expect(stats.count == byProvider.count)
+        for row in stats {
+            let want = byProvider[row.group[0]] ?? [:]
+            let got = [row.humanOpens, row.machineOpens, row.uniqueHumanOpens, row.humanClicks, row.machineClicks, row.uniqueHumanClicks]
+            #expect(got == names.map { want[$0] ?? 0 }, "stats for \(row.group[0])")
+            #expect(row.opens == row.humanOpens + row.machineOpens && row.clicks == row.humanClicks + row.machineClicks)
+            #expect(row.uniqueHumanOpens < row.uniqueOpens, "machines' opens left out of \(row.group[0])'s unique opens")
+        }
+        print("engagement verdicts: \(reasons.sorted { $0.key < $1.key }); by provider \(byProvider)")
+    }
+
     static func timelines(_ store: EventStore) async throws -> [String: MonthOfEvents.Timeline] {
         var result: [String: MonthOfEvents.Timeline] = [:]
         let rows = try await store.client.query(
@@ -308,6 +408,15 @@ import WorkerApp
                 delivered: r.1, bounced: r.2, bounceClass: r.3, firstOpened: r.4, opens: Int(r.5), firstClicked: r.6, clicks: Int(r.7),
                 complained: r.8, unsubscribed: r.9, deferrals: Int(r.10), queued: r.11, latestState: r.12, events: Int(r.13))
         }
+        let human = try await store.client.query(
+            "SELECT message_id, first_human_opened_at, human_opens, first_human_clicked_at, human_clicks FROM message_status",
+            logger: TestEnvironment.logger)
+        for try await (id, opened, opens, clicked, clicks) in human.decode((String, Date?, Int32, Date?, Int32).self) {
+            result[id]?.firstHumanOpened = opened
+            result[id]?.humanOpens = Int(opens)
+            result[id]?.firstHumanClicked = clicked
+            result[id]?.humanClicks = Int(clicks)
+        }
         return result
     }
 
@@ -315,13 +424,14 @@ import WorkerApp
         var result: [String: MonthOfEvents.Engagement] = [:]
         let rows = try await store.client.query(
             """
-            SELECT address, events, delivered, opens, machine_opens, clicks, first_seen, last_seen, last_opened_at, last_clicked_at
+            SELECT address, events, delivered, opens, machine_opens, clicks, machine_clicks, first_seen, last_seen, last_opened_at,
+                   last_clicked_at
             FROM recipient_engagement
             """, logger: TestEnvironment.logger)
-        for try await r in rows.decode((String, Int64, Int64, Int64, Int64, Int64, Date, Date, Date?, Date?).self) {
+        for try await r in rows.decode((String, Int64, Int64, Int64, Int64, Int64, Int64, Date, Date, Date?, Date?).self) {
             result[r.0] = MonthOfEvents.Engagement(
-                events: Int(r.1), delivered: Int(r.2), opens: Int(r.3), machineOpens: Int(r.4), clicks: Int(r.5), firstSeen: r.6,
-                lastSeen: r.7, lastOpened: r.8, lastClicked: r.9)
+                events: Int(r.1), delivered: Int(r.2), opens: Int(r.3), machineOpens: Int(r.4), clicks: Int(r.5), machineClicks: Int(r.6),
+                firstSeen: r.7, lastSeen: r.8, lastOpened: r.9, lastClicked: r.10)
         }
         return result
     }

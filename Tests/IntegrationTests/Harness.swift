@@ -100,7 +100,8 @@ enum Harness {
             redis: try configuration.redis.clientConfiguration(
                 password: secrets.redisPassword, sentinelPassword: secrets.redisSentinelPassword),
             store: EventStore(client: postgres, logger: TestEnvironment.logger, policy: configuration.analytics.policy),
-            settings: settings, campaignRule: try CampaignRule(configuration.analytics.campaignRule), layout: configuration.redis.layout,
+            settings: settings, campaignRule: try CampaignRule(configuration.analytics.campaignRule),
+            engagement: try configuration.analytics.engagementRules(), layout: configuration.redis.layout,
             deadLetterStream: configuration.redis.deadLetterStream, logger: TestEnvironment.logger
         )
         return try await running(ServiceGroup(services: [postgres, worker], logger: TestEnvironment.logger)) { try await body(worker) }

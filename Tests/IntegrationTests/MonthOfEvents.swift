@@ -1,5 +1,6 @@
 import EmailEvents
 import Foundation
+import PostwireConfig
 
 /// A generated month of normalized events across providers, sending and recipient domains and
 /// campaigns, with what the analytic tables must then hold, computed here from the generator's own
@@ -21,11 +22,34 @@ struct MonthOfEvents {
     static let recipientDomains = ["gmail.test", "yahoo.test", "corp.test"]
 
     var messages: [Message] = []
+    /// The opens and clicks the generator made a machine's (by event key): the truth the
+    /// engagement counts must equal. Each is made so by one of the mechanisms below, never by a
+    /// field the rules would not see.
+    var machineKeys: Set<String> = []
+
+    /// A person's phone, and the machines' ways: the ESP's flag, a proxy's user agent, Apple's bare
+    /// one, a configured proxy network (opens), a scanner's user agent and network (clicks).
+    static let personAgent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+    static let gmailProxyAgent = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+    static let scannerAgent = "python-requests/2.31.0"
+    /// Configured as a network of opens only, and one of clicks only (``configure(_:)``): a click
+    /// from the proxy network and an open from the scanner network are people's.
+    static let proxyNetwork = "198.51.100.0/24"
+    static let scannerNetwork = "192.0.2.0/24"
+
+    /// The engagement settings the truth assumes.
+    static func configure(_ analytics: inout AnalyticsSettings) {
+        analytics.machineNetworks = [
+            MachineNetwork(name: "test_proxy", ranges: [proxyNetwork], events: ["opened"]),
+            MachineNetwork(name: "test_scanner", ranges: [scannerNetwork], events: ["clicked"]),
+        ]
+    }
 
     /// `count` messages spread over 30 days. news.shop.test is clean; mail.bank.test bounces a lot
     /// (and mails the "flaky" addresses, which soft-bounce half the time); spammy.test draws complaints.
     init(messages count: Int, seed: UInt64) {
         var random = SplitMix64(seed: seed)
+        var machineMade = Set<String>()
         let addresses = (0..<600).map { "user\($0)@\(Self.recipientDomains[$0 % 3])" }
         let flaky = Set(addresses.prefix(24))
         for n in 0..<count {
@@ -83,11 +107,33 @@ struct MonthOfEvents {
                 add(.delivered, after: 120)
                 let opens = Int(random.next() % 4)
                 for _ in 0..<opens {
-                    let machine = random.unit() < 0.2
-                    add(.opened, after: 600 + Double(random.next() % 3000)) { $0.isMachineOpen = machine }
+                    let (machine, way, host) = (random.unit() < 0.3, random.next() % 4, random.next() % 250)
+                    add(.opened, after: 600 + Double(random.next() % 3000)) { event in
+                        event.userAgent = Self.personAgent
+                        event.isMachineOpen = false
+                        // A person may read from the scanner network: that rule is for clicks.
+                        event.ip = host % 3 == 0 ? "192.0.2.\(host)" : "203.0.113.\(host)"
+                        guard machine else { return }
+                        switch way {
+                        case 0: event.isMachineOpen = true
+                        case 1: event.userAgent = Self.gmailProxyAgent
+                        case 2: event.userAgent = "Mozilla/5.0"
+                        default: event.ip = "198.51.100.\(host)"
+                        }
+                        machineMade.insert(event.eventKey)
+                    }
                 }
                 if opens > 0 {
-                    for _ in 0..<Int(random.next() % 3) { add(.clicked, after: 60 + Double(random.next() % 600)) }
+                    for _ in 0..<Int(random.next() % 3) {
+                        let (machine, way, host) = (random.unit() < 0.25, random.next() % 2, random.next() % 250)
+                        add(.clicked, after: 60 + Double(random.next() % 600)) { event in
+                            event.userAgent = Self.personAgent
+                            event.ip = host % 3 == 0 ? "198.51.100.\(host)" : "203.0.113.\(host)"
+                            guard machine else { return }
+                            if way == 0 { event.userAgent = Self.scannerAgent } else { event.ip = "192.0.2.\(host)" }
+                            machineMade.insert(event.eventKey)
+                        }
+                    }
                 }
                 if senderDomain == "spammy.test", random.unit() < 0.03 { add(.complained, after: 300) }
                 if random.unit() < 0.015 {
@@ -97,6 +143,7 @@ struct MonthOfEvents {
             }
             messages.append(message)
         }
+        machineKeys = machineMade
     }
 
     var events: [EmailEvent] { messages.flatMap(\.events) }
@@ -141,20 +188,39 @@ struct MonthOfEvents {
         return counts
     }
 
-    /// Unique opens and clicks: one per message, in the hour of its first open (click).
+    func isMachine(_ event: EmailEvent) -> Bool { machineKeys.contains(event.eventKey) }
+
+    /// The machines' opens and clicks per hour and dimension (`event_counts_hourly.machine`).
+    var machineHourlyCounts: [CountKey: Int64] {
+        var counts: [CountKey: Int64] = [:]
+        for message in messages {
+            for event in message.events where isMachine(event) {
+                counts[key(event, message, hour: Self.hour(event.occurredAt), type: event.type.rawValue), default: 0] += 1
+            }
+        }
+        return counts
+    }
+
+    /// Unique opens and clicks: one per message, in the hour of its first open (click); and the
+    /// human ones, in the hour of its first open (click) no machine made.
     var uniqueCounts: [CountKey: Int64] {
         var counts: [CountKey: Int64] = [:]
         for message in messages {
             for (type, kind) in [(EventType.opened, "open"), (.clicked, "click")] {
-                guard let first = message.events.filter({ $0.type == type }).map(\.occurredAt).min() else { continue }
-                counts[key(message.events[0], message, hour: Self.hour(first), type: kind), default: 0] += 1
+                let events = message.events.filter { $0.type == type }
+                if let first = events.map(\.occurredAt).min() {
+                    counts[key(message.events[0], message, hour: Self.hour(first), type: kind), default: 0] += 1
+                }
+                if let first = events.filter({ !isMachine($0) }).map(\.occurredAt).min() {
+                    counts[key(message.events[0], message, hour: Self.hour(first), type: "human_" + kind), default: 0] += 1
+                }
             }
         }
         return counts
     }
 
     struct Engagement: Equatable {
-        var events = 0, delivered = 0, opens = 0, machineOpens = 0, clicks = 0
+        var events = 0, delivered = 0, opens = 0, machineOpens = 0, clicks = 0, machineClicks = 0
         var firstSeen = Date.distantFuture, lastSeen = Date.distantPast
         var lastOpened: Date?, lastClicked: Date?
     }
@@ -168,11 +234,12 @@ struct MonthOfEvents {
             if event.type == .delivered { row.delivered += 1 }
             if event.type == .opened {
                 row.opens += 1
-                if event.isMachineOpen == true { row.machineOpens += 1 }
+                if isMachine(event) { row.machineOpens += 1 }
                 row.lastOpened = max(row.lastOpened ?? .distantPast, event.occurredAt)
             }
             if event.type == .clicked {
                 row.clicks += 1
+                if isMachine(event) { row.machineClicks += 1 }
                 row.lastClicked = max(row.lastClicked ?? .distantPast, event.occurredAt)
             }
             row.firstSeen = min(row.firstSeen, event.occurredAt)
@@ -221,6 +288,7 @@ struct MonthOfEvents {
     struct Timeline: Equatable {
         var delivered: Date?, bounced: Date?, bounceClass: String?, firstOpened: Date?, opens = 0, firstClicked: Date?, clicks = 0
         var complained: Date?, unsubscribed: Date?, deferrals = 0, queued: Date?, latestState: String?, events = 0
+        var firstHumanOpened: Date?, humanOpens = 0, firstHumanClicked: Date?, humanClicks = 0
     }
 
     var timelines: [String: Timeline] {
@@ -241,6 +309,11 @@ struct MonthOfEvents {
             row.queued = first(.queued)
             row.latestState = message.events.max { $0.occurredAt < $1.occurredAt }?.type.rawValue
             row.events = message.events.count
+            let human = { (type: EventType) in message.events.filter { $0.type == type && !isMachine($0) } }
+            row.firstHumanOpened = human(.opened).map(\.occurredAt).min()
+            row.humanOpens = human(.opened).count
+            row.firstHumanClicked = human(.clicked).map(\.occurredAt).min()
+            row.humanClicks = human(.clicked).count
             result[message.id] = row
         }
         return result

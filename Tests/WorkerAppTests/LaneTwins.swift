@@ -155,7 +155,8 @@ enum LaneFixtures {
             stream: stream, store: store, settings: settings,
             policy: RetryPolicy(
                 initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(2), claimMinIdle: .seconds(1), maxDeliveries: maxDeliveries),
-            campaignRule: .standard, streamName: "twin", consumer: "lane", housekeeping: nil, stats: WorkerStats(),
+            campaignRule: .standard, engagement: EngagementRules(), streamName: "twin", consumer: "lane", housekeeping: nil,
+            stats: WorkerStats(),
             logger: .init(label: "twin"))
     }
 }

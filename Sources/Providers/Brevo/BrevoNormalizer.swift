@@ -40,6 +40,8 @@ enum BrevoNormalizer {
             ["unique_opened", "unique_proxy_open"].contains(name) ? true : (["opened", "proxy_open"].contains(name) ? false : nil)
         event.isMachineOpen =
             ["proxy_open", "unique_proxy_open"].contains(name) ? true : (["opened", "unique_opened"].contains(name) ? false : nil)
+        // Brevo says a proxy loaded the pixel by the event's name itself.
+        if event.isMachineOpen == true { event.machineFlag = name }
         return event
     }
 

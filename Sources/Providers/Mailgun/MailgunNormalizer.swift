@@ -30,6 +30,14 @@ enum MailgunNormalizer {
         event.campaign = event.metadata["campaign"] ?? firstCampaign(data)
         event.clickURL = data.text("url")
         event.userAgent = data.object("client-info")?.text("user-agent")
+        // Mailgun's bot detection on opens and clicks: `apple` (Mail Privacy Protection), `gmail`,
+        // `generic` (a firewall or virus scanner); empty when it saw a person (docs/PROVIDERS.md §1).
+        if let bot = data.object("client-info")?.text("bot") {
+            event.machineFlag = "client-info.bot=\(bot.prefix(64))"
+            if name == "opened" { event.isMachineOpen = true }
+        } else if name == "opened", data.object("client-info")?.string("bot") != nil {
+            event.isMachineOpen = false
+        }
         // The reader's address (opens, clicks, unsubscribes); `envelope.sending-ip` is Mailgun's own.
         event.ip = data.text("ip")
         classify(&event, name: name, data: data)

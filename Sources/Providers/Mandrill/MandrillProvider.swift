@@ -112,6 +112,10 @@ enum MandrillNormalizer {
         event.clickURL = object.text("url")
         event.userAgent = object.text("user_agent")
         event.ip = object.text("ip")
+        // Mandrill parses the user agent; a "robot" type is its own verdict that no person read.
+        if event.type == .opened || event.type == .clicked, object.object("user_agent_parsed")?.text("type") == "robot" {
+            event.machineFlag = "user_agent_parsed.type=robot"
+        }
         return event
     }
 

@@ -36,6 +36,8 @@ enum SendGridNormalizer {
         // On message events `ip` is the address SendGrid sent from; only a reader's action carries theirs.
         event.ip = Self.readerEvents.contains(name) ? object.text("ip") : nil
         event.isMachineOpen = name == "open" ? object.bool("sg_machine_open") : nil
+        // True when Apple Mail Privacy Protection loaded the pixel (docs/PROVIDERS.md §2).
+        if event.isMachineOpen == true { event.machineFlag = "sg_machine_open" }
         let response = object.text("response") ?? (name == "dropped" ? nil : object.text("reason"))
         event.mtaResponse = response
         event.smtpCode = response.flatMap(SMTPText.leadingCode)

@@ -59,6 +59,14 @@ enum SparkPostNormalizer {
         event.userAgent = object.text("user_agent")
         // On message events ip_address is the receiving server's; only engagement events say the reader's.
         if engagement.contains(name) { event.ip = object.text("ip_address") }
+        // SparkPost marks an open a proxy pre-fetched (Apple's, Gmail's) in the parsed user agent.
+        if engagement.contains(name), let parsed = object.object("user_agent_parsed") {
+            if parsed.bool("is_prefetched") == true {
+                event.machineFlag = "user_agent_parsed.is_prefetched"
+            } else if parsed.bool("is_proxy") == true, event.type == .opened {
+                event.machineFlag = "user_agent_parsed.is_proxy"
+            }
+        }
         return event
     }
 

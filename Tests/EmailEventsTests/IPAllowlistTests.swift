@@ -1,6 +1,6 @@
 import Testing
 
-@testable import IngressApp
+@testable import EmailEvents
 
 @Suite struct IPAllowlistTests {
     @Test func matchesIPv4AndIPv6Ranges() throws {
