@@ -29,6 +29,8 @@ import Testing
             events.append(event(10, .complained, "r1@example.com"))
             events.append(event(11, .opened, "r2@example.com"))
             events.append(event(12, .delivered, "m@example.com", provider: .mailgun))
+            events.append(event(13, .opened, "r3@example.com"))
+            events[events.count - 1].isMachineOpen = true  // SendGrid's sg_machine_open: not a person
             _ = try await store.write(events)
 
             let csv = try await run(["stats", "--since", "1d", "--by", "provider", "--format", "csv"], database: database)
@@ -38,8 +40,20 @@ import Testing
             // sendgrid: 8 delivered + 2 bounced = 10 sent; complaint 1/8; unique open 1/8.
             #expect(lines.contains("sendgrid,10,8,2,1,0,1,1,0,0,0.8,0.2,0.125,0.125,0.0"), "\(lines)")
             #expect(lines.contains("mailgun,1,1,0,0,0,0,0,0,0,1.0,0.0,0.0,0.0,0.0"), "\(lines)")
+            // Everyone's opens beside the people's: 2 opens, 1 a machine's; unique open rate 2/8.
+            let all = try await run(
+                ["stats", "--since", "1d", "--by", "provider", "--format", "csv", "--engagement", "all"], database: database)
+            let allLines = all.output.split(separator: "\r\n").map(String.init)
+            #expect(
+                allLines.first?.hasSuffix(
+                    "unique_human_click_rate,opens,unique_opens,clicks,unique_clicks,machine_opens,machine_clicks,unique_open_rate,unique_click_rate"
+                ) == true, "\(allLines)")
+            #expect(allLines.contains("sendgrid,10,8,2,1,0,1,1,0,0,0.8,0.2,0.125,0.125,0.0,2,2,0,0,1,0,0.25,0.0"), "\(allLines)")
+            let refused = try await TestEnvironment.cli(["stats", "--engagement", "robots"], database: database)
+            #expect(refused.code != 0 && refused.errors.contains("--engagement must be human or all"), "\(refused.errors)")
             let table = try await run(["stats", "--since", "1d", "--by", "provider,day"], database: database)
             #expect(table.code == 0 && table.output.contains("sendgrid") && table.output.contains("80.00"), "\(table.output)")
+            #expect(table.output.contains("people's only"), "the table says whose opens it counts")
             let json = try await run(["stats", "--since", "1d", "--by", "", "--format", "json"], database: database)
             let parsed = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]])
             #expect(parsed.count == 1 && parsed.first?["sent"] as? Int == 11)
