@@ -59,13 +59,20 @@ public enum ConfigurationLoader {
                 continue
             }
             let original = defaults[section] as? [String: Any] ?? [:]
-            for (key, current) in settings
-            where !(original[key].map { NSDictionary(dictionary: ["v": $0]).isEqual(["v": current]) } ?? false) {
+            // Compared as JSON text: Foundation's own equality does not hold between two
+            // decoded booleans on Linux.
+            for (key, current) in settings where original[key].map({ json(["v": $0]) != json(["v": current]) }) ?? true {
                 environment[variableName(section: section, key: key)] =
-                    current is [Any] || current is [String: Any] ? json(current) : (current as? NSNumber)?.stringValue ?? "\(current)"
+                    current is [Any] || current is [String: Any]
+                    ? json(current) : (current as? NSNumber).map(text) ?? "\(current)"
             }
         }
         return environment
+    }
+
+    /// A setting's number as its variable holds it: `true`/`false` for a boolean.
+    private static func text(_ number: NSNumber) -> String {
+        String(cString: number.objCType) == "c" ? (number.boolValue ? "true" : "false") : number.stringValue
     }
 
     private static func json(_ value: Any) -> String {

@@ -33,9 +33,13 @@ import Testing
         configuration.ingress.metricsPort = -1
         configuration.worker.lingerMilliseconds = 0
         configuration.analytics.complaintRateThreshold = 0.0025
+        configuration.analytics.dropClientDetails = true
+        configuration.analytics.machineNetworks = [MachineNetwork(name: "apple_mpp", ranges: ["17.0.0.0/8"], events: ["opened"])]
         configuration.sources = [SourceSettings(provider: "mailgun", name: "eu", replayWindowSeconds: 60)]
         let environment = ConfigurationLoader.environment(for: configuration)
         #expect(environment["POSTWIRE_REDIS_PORT"] == "16380" && environment["POSTWIRE_INGRESS_METRICS_PORT"] == "-1")
+        #expect(environment["POSTWIRE_ANALYTICS_DROP_CLIENT_DETAILS"] == "true")
+        #expect(environment["POSTWIRE_ANALYTICS_KNOWN_MACHINE_USER_AGENTS"] == nil, "a default needs no variable")
         #expect(try ConfigurationLoader.load(environment: environment) == configuration)
     }
 
