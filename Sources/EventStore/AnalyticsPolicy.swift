@@ -1,3 +1,5 @@
+import EmailEvents
+
 /// The analysts' rules the batch write applies (docs/ANALYTICS.md): when soft bounces suppress an
 /// address, and when a sending domain's complaint or bounce rate raises an alert.
 public struct AnalyticsPolicy: Sendable, Equatable {
@@ -13,11 +15,15 @@ public struct AnalyticsPolicy: Sendable, Equatable {
     public var alertWindowHours: Int
     /// Rates over fewer messages than this (delivered for complaints, sent for bounces) raise nothing.
     public var alertMinimumVolume: Int
+    /// Which recipient domains belong to which mailbox provider (`postwire_mailbox_provider`).
+    public var mailboxProviders: MailboxProviders
 
     public init(
         softBounceLimit: Int = 3, softBounceWindowDays: Int = 7, complaintRateThreshold: Double = 0.001,
-        bounceRateThreshold: Double = 0.05, alertWindowHours: Int = 24, alertMinimumVolume: Int = 1000
+        bounceRateThreshold: Double = 0.05, alertWindowHours: Int = 24, alertMinimumVolume: Int = 1000,
+        mailboxProviders: MailboxProviders = .standard
     ) {
+        self.mailboxProviders = mailboxProviders
         self.softBounceLimit = max(1, softBounceLimit)
         self.softBounceWindowDays = max(1, softBounceWindowDays)
         self.complaintRateThreshold = complaintRateThreshold

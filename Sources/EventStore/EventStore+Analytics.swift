@@ -70,7 +70,9 @@ public struct RetentionOutcome: Sendable, Equatable {
 
 extension EventStore {
     /// The dimensions `postwire stats --by` accepts (columns of `daily_counts`).
-    public static let statsDimensions = ["day", "provider", "source", "sender_domain", "recipient_domain", "campaign"]
+    public static let statsDimensions = [
+        "day", "provider", "source", "sender_domain", "recipient_domain", "mailbox_provider", "campaign",
+    ]
 
     /// Suppressions, active only unless `includeLifted`, in address order, page by page.
     public func suppressions(

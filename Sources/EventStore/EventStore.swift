@@ -30,6 +30,7 @@ public struct EventStore: Sendable {
         let applied = try await applyMigrations(through: last)
         // The role reads the latest schema's tables: an upgrade stopped halfway grants nothing yet.
         guard (last ?? Int.max) >= Self.latestVersion else { return applied }
+        try await installMailboxProviders(policy.mailboxProviders)
         if case .skipped(let sql) = try await grantAnalystRole() {
             logger.notice("the analyst role does not exist and this user may not create it", metadata: ["run": "\(sql)"])
         }

@@ -1,5 +1,8 @@
+import EmailEvents
+
 extension Migrations {
-    /// Version 6: human and machine engagement apart (docs/ANALYTICS.md). Every open and click
+    /// Version 6: human and machine engagement apart, and the mailbox-provider dimension
+    /// (docs/ANALYTICS.md). Every open and click
     /// carries the worker's verdict (`machine`) and the rule that gave it; the rollups, the message
     /// timelines and the recipients count machines' opens and clicks beside everyone's, and the
     /// first human open and click of each message beside the first of all.
@@ -7,7 +10,7 @@ extension Migrations {
     /// Rows stored before this version knew only the ESPs' own flag (`is_machine_open`); they are
     /// classified by it, and the counts rebuilt from the events retention kept.
     static let engagement = Step(
-        version: 6, name: "engagement: human and machine opens and clicks",
+        version: 6, name: "engagement: human and machine opens and clicks; mailbox providers",
         statements: [
             "ALTER TABLE email_events ADD COLUMN machine boolean, ADD COLUMN engagement_reason text",
             """
@@ -59,6 +62,8 @@ extension Migrations {
             "DROP VIEW daily_rates",
             "DROP VIEW daily_counts",
             "DROP VIEW recipient_engagement_scores",
+            // The built-in rules; `postwire migrate` and the workers install the configured ones.
+            EventStore.createMailboxProviderFunction(.standard),
             dailyCounts,
             dailyRates,
             engagementScores,
@@ -90,7 +95,8 @@ extension Migrations {
                    sum(count) FILTER (WHERE kind = 'human_click')::int8 AS unique_human_clicks
             FROM unique_counts_hourly GROUP BY 1, 2, 3, 4, 5, 6
         )
-        SELECT day, provider, source, sender_domain, recipient_domain, campaign,
+        SELECT day, provider, source, sender_domain, recipient_domain,
+               postwire_mailbox_provider(recipient_domain) AS mailbox_provider, campaign,
                coalesce(e.delivered, 0) + coalesce(e.bounced, 0) AS sent,
                coalesce(e.delivered, 0) AS delivered, coalesce(e.bounced, 0) AS bounced,
                coalesce(e.deferred, 0) AS deferred, coalesce(e.rejected, 0) AS rejected,

@@ -21,7 +21,7 @@ struct Migrate: AsyncParsableCommand {
             configuration: configuration.postgres.clientConfiguration(password: secrets.postgresPassword),
             backgroundLogger: background
         )
-        let store = EventStore(client: client, logger: logger)
+        let store = EventStore(client: client, logger: logger, policy: try configuration.analytics.policy())
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }

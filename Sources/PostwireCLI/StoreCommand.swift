@@ -15,7 +15,7 @@ func withStore<T: Sendable>(
     background.logLevel = .error
     let client = PostgresClient(
         configuration: configuration.postgres.clientConfiguration(password: secrets.postgresPassword), backgroundLogger: background)
-    let store = EventStore(client: client, logger: logger, policy: configuration.analytics.policy)
+    let store = EventStore(client: client, logger: logger, policy: try configuration.analytics.policy())
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             await client.run()

@@ -256,8 +256,25 @@ public struct AnalyticsSettings: Codable, Sendable, Equatable {
     /// Drop each open's and click's user agent and IP address once it is classified (privacy):
     /// the `user_agent` and `ip` columns stay empty.
     public var dropClientDetails = false
+    /// Whether the built-in mailbox providers (Gmail, Outlook, Yahoo, Apple, GMX, …; docs/ANALYTICS.md)
+    /// group recipient domains.
+    public var knownMailboxProviders = true
+    /// More, tried before the built-in ones: `[{"provider": "acme", "domains": ["acme.example", "*.acme.example", "acmemail.*"]}]`.
+    public var mailboxProviders: [MailboxProviderSetting] = []
 
     public init() {}
+}
+
+/// One mailbox provider and the recipient domains it receives for (`analytics.mailboxProviders`).
+public struct MailboxProviderSetting: Codable, Sendable, Equatable {
+    public var provider: String
+    /// `example.com`, `name.*` (any country or generic suffix) or `*.example.com` (and subdomains).
+    public var domains: [String]
+
+    public init(provider: String, domains: [String]) {
+        self.provider = provider
+        self.domains = domains
+    }
 }
 
 /// A user agent only a machine sends (`analytics.machineUserAgents`).

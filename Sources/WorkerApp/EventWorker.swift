@@ -101,6 +101,18 @@ public struct EventWorker: Service {
     }
 
     /// Joins the group on every shard and waits for the schema. Returns false if shut down while waiting.
+    /// The analysts' views group recipient domains by mailbox provider with this worker's rules.
+    /// A database user that may not replace the function (not its owner) leaves the rules
+    /// `postwire migrate` installed: a warning, not a reason to stop.
+    private func installMailboxProviders() async {
+        do {
+            try await store.installMailboxProviders(store.policy.mailboxProviders)
+        } catch {
+            logger.warning(
+                "mailbox-provider rules not installed; run `postwire migrate` with this configuration", metadata: ["error": "\(error)"])
+        }
+    }
+
     private func prepare(_ redis: RedisClient) async -> Bool {
         var backoff = Backoff(base: .milliseconds(settings.backoffMilliseconds), cap: .seconds(5))
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -116,6 +128,7 @@ public struct EventWorker: Service {
                     await pause(.seconds(5))
                     continue
                 }
+                await installMailboxProviders()
                 logger.info(
                     "worker ready",
                     metadata: [

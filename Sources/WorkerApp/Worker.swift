@@ -32,7 +32,7 @@ public enum Worker {
         let worker = EventWorker(
             redis: try configuration.redis.clientConfiguration(
                 password: secrets.redisPassword, sentinelPassword: secrets.redisSentinelPassword),
-            store: EventStore(client: postgres, logger: logger, policy: configuration.analytics.policy),
+            store: EventStore(client: postgres, logger: logger, policy: try configuration.analytics.policy()),
             settings: configuration.worker,
             campaignRule: campaignRule,
             engagement: engagement,
@@ -101,11 +101,20 @@ extension AnalyticsSettings {
         return EngagementRules(userAgents: agents, networks: networks, dropClientDetails: dropClientDetails)
     }
 
-    /// The rules the batch write applies.
-    public var policy: AnalyticsPolicy {
-        AnalyticsPolicy(
+    /// The rules the batch write applies; a bad mailbox-provider pattern is a configuration error.
+    public func policy() throws(ConfigurationError) -> AnalyticsPolicy {
+        let rules =
+            mailboxProviders.map { MailboxProviders.Rule(provider: $0.provider, patterns: $0.domains) }
+            + (knownMailboxProviders ? MailboxProviders.known : [])
+        let providers: MailboxProviders
+        do {
+            providers = try MailboxProviders(rules)
+        } catch {
+            throw ConfigurationError(message: "analytics.mailboxProviders: \(error)")
+        }
+        return AnalyticsPolicy(
             softBounceLimit: softBounceLimit, softBounceWindowDays: softBounceWindowDays,
             complaintRateThreshold: complaintRateThreshold, bounceRateThreshold: bounceRateThreshold,
-            alertWindowHours: alertWindowHours, alertMinimumVolume: alertMinimumVolume)
+            alertWindowHours: alertWindowHours, alertMinimumVolume: alertMinimumVolume, mailboxProviders: providers)
     }
 }

@@ -65,6 +65,7 @@ import WorkerApp
             #expect(machine == expectedMachine, "\(machine.count) machine rows, expected \(expectedMachine.count)")
             #expect(expectedMachine.keys.contains { $0.type == "opened" } && expectedMachine.keys.contains { $0.type == "clicked" })
             try await Self.checkEngagementVerdicts(store, month)
+            try await Self.checkMailboxProviders(store, month)
 
             // Unique opens and clicks.
             var uniques: [MonthOfEvents.CountKey: Int64] = [:]
@@ -391,6 +392,29 @@ import WorkerApp
             #expect(row.uniqueHumanOpens < row.uniqueOpens, "machines' opens left out of \(row.group[0])'s unique opens")
         }
         print("engagement verdicts: \(reasons.sorted { $0.key < $1.key }); by provider \(byProvider)")
+    }
+
+    /// `postwire stats --by mailbox_provider` (the configured rules, installed by the worker)
+    /// equals the truth grouped by each recipient domain's provider.
+    static func checkMailboxProviders(_ store: EventStore, _ month: MonthOfEvents) async throws {
+        var want: [String: [Int64]] = [:]
+        for (key, count) in month.hourlyCounts {
+            let provider = try #require(MonthOfEvents.mailboxProviders[key.recipientDomain])
+            var row = want[provider] ?? [0, 0, 0]
+            switch key.type {
+            case "delivered": row[0] += count
+            case "bounced": row[1] += count
+            case "complained": row[2] += count
+            default: break
+            }
+            want[provider] = row
+        }
+        let stats = try await store.stats(
+            since: MonthOfEvents.start, until: MonthOfEvents.start.addingTimeInterval(40 * 86400), by: ["mailbox_provider"])
+        var got: [String: [Int64]] = [:]
+        for row in stats { got[row.group[0]] = [row.delivered, row.bounced, row.complained] }
+        #expect(got == want)
+        #expect(Set(got.keys) == ["gmail", "yahoo", "other"])
     }
 
     static func timelines(_ store: EventStore) async throws -> [String: MonthOfEvents.Timeline] {

@@ -99,7 +99,7 @@ enum Harness {
         let worker = EventWorker(
             redis: try configuration.redis.clientConfiguration(
                 password: secrets.redisPassword, sentinelPassword: secrets.redisSentinelPassword),
-            store: EventStore(client: postgres, logger: TestEnvironment.logger, policy: configuration.analytics.policy),
+            store: EventStore(client: postgres, logger: TestEnvironment.logger, policy: try configuration.analytics.policy()),
             settings: settings, campaignRule: try CampaignRule(configuration.analytics.campaignRule),
             engagement: try configuration.analytics.engagementRules(), layout: configuration.redis.layout,
             deadLetterStream: configuration.redis.deadLetterStream, logger: TestEnvironment.logger

@@ -37,8 +37,15 @@ struct MonthOfEvents {
     static let proxyNetwork = "198.51.100.0/24"
     static let scannerNetwork = "192.0.2.0/24"
 
-    /// The engagement settings the truth assumes.
+    /// The mailbox providers of the month's recipient domains (corp.test is nobody's: `other`).
+    static let mailboxProviders = ["gmail.test": "gmail", "yahoo.test": "yahoo", "corp.test": "other"]
+
+    /// The engagement and mailbox-provider settings the truth assumes.
     static func configure(_ analytics: inout AnalyticsSettings) {
+        analytics.mailboxProviders = [
+            MailboxProviderSetting(provider: "gmail", domains: ["gmail.test"]),
+            MailboxProviderSetting(provider: "yahoo", domains: ["*.yahoo.test"]),
+        ]
         analytics.machineNetworks = [
             MachineNetwork(name: "test_proxy", ranges: [proxyNetwork], events: ["opened"]),
             MachineNetwork(name: "test_scanner", ranges: [scannerNetwork], events: ["clicked"]),
