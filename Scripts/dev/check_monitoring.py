@@ -7,7 +7,8 @@
 - Config/grafana/dashboards/*.json: every file parses; every panel query and variable query names
   only metrics of METRICS.md (histograms only with _bucket/_sum/_count), labels they have, and
   known PromQL functions; gauges never go through rate()/increase(); every data source uid is a
-  provisioned one. With --promql-rules, the queries are written as recording rules to OUT (Grafana
+  provisioned one. Panels on the PostgreSQL data source need SQL (rawSql); the integration tests
+  run each against real PostgreSQL. With --promql-rules, the queries are written as recording rules to OUT (Grafana
   variables replaced) so that promtool can parse them.
 - Config/grafana/provisioning: the data source and dashboard provider files are there.
 - Config/prometheus/alerts.yml: the same metric rules (`up` allowed), every alert has a severity,
@@ -17,7 +18,8 @@
   ports of METRICS.md) and loads alerts.yml.
 - Config/redis/*.conf: append-only, the right appendfsync, noeviction, no port/bind/dir lines,
   the two files alike but for appendfsync.
-- docs/OPERATIONS.md names every alert and every dashboard panel.
+- docs/OPERATIONS.md names every alert and every Prometheus dashboard panel; docs/ANALYTICS.md
+  every PostgreSQL one.
 
 Python standard library plus PyYAML (Scripts/check-compose and Scripts/check-monitoring provide it).
 Prints one line per check; exits 1 if any failed.
@@ -177,12 +179,19 @@ def walk_panels(panels):
 
 
 def check_grafana(root, metrics, promql_out):
+    """Prometheus panels are checked here as PromQL; PostgreSQL panels (the deliverability
+    dashboard) need SQL, which the integration tests run against real PostgreSQL."""
     prov = os.path.join(root, "Config/grafana/provisioning")
-    uids = set()
+    uids, sql_uids = set(), set()
     ds_files = sorted(glob.glob(os.path.join(prov, "datasources", "*.y*ml")))
     for path in ds_files:
         doc = yaml.safe_load(open(path, encoding="utf-8")) or {}
         for ds in doc.get("datasources") or []:
+            if ds.get("type") == "grafana-postgresql-datasource" and ds.get("uid"):
+                sql_uids.add(ds["uid"])
+                check(ds.get("url") == "postgres:5432" and ds.get("user") == "postwire_analyst",
+                      f"{rel(root, path)}: data source {ds['uid']} is the compose PostgreSQL as the read-only analyst",
+                      f"url {ds.get('url')!r}, user {ds.get('user')!r}")
             if ds.get("type") == "prometheus" and ds.get("uid"):
                 uids.add(ds["uid"])
                 check(ds.get("url") == "http://prometheus:9090",
@@ -197,7 +206,7 @@ def check_grafana(root, metrics, promql_out):
           "Grafana provisioning: a file dashboard provider reading /etc/grafana/dashboards",
           f"providers: {providers}")
 
-    titles, rules = [], []
+    titles, sql_titles, rules = [], [], []
     files = sorted(glob.glob(os.path.join(root, "Config/grafana/dashboards", "*.json")))
     check(bool(files), "Grafana dashboards: at least one JSON file", "none in Config/grafana/dashboards")
     for path in files:
@@ -215,8 +224,15 @@ def check_grafana(root, metrics, promql_out):
             ids.append(panel.get("id"))
             if panel.get("type") == "row":
                 continue
-            titles.append(panel.get("title", ""))
             ds = (panel.get("datasource") or {}).get("uid")
+            if ds in sql_uids:
+                sql_titles.append(panel.get("title", ""))
+                for target in panel.get("targets") or [{}]:
+                    if not (target.get("rawSql") or "").strip():
+                        problems.append(f"panel {panel.get('title')!r}, query {target.get('refId')}: no rawSql")
+                queries += len(panel.get("targets") or [])
+                continue
+            titles.append(panel.get("title", ""))
             if ds is not None and ds not in uids:
                 problems.append(f"panel {panel.get('title')!r}: data source uid {ds!r} is not provisioned")
             targets = panel.get("targets") or []
@@ -233,7 +249,7 @@ def check_grafana(root, metrics, promql_out):
                 queries_of.append((f"panel {panel.get('title')!r} {target.get('refId')}", expr,
                                    f"p{panel.get('id')}_{target.get('refId')}"))
         for var in (dash.get("templating") or {}).get("list") or []:
-            if var.get("type") != "query":
+            if var.get("type") != "query" or (var.get("datasource") or {}).get("uid") in sql_uids:
                 continue
             q = var.get("query")
             q = q.get("query") if isinstance(q, dict) else q
@@ -252,13 +268,13 @@ def check_grafana(root, metrics, promql_out):
         if duplicates:
             problems.append(f"panel ids used twice: {duplicates}")
         check(not problems,
-              f"{name}: {len(titles)} panels, {queries} queries, {len(used)} metric names, all in docs/METRICS.md "
+              f"{name}: {len(titles) + len(sql_titles)} panels, {queries} queries, {len(used)} metric names, all in docs/METRICS.md "
               f"(histograms by _bucket/_sum/_count, known labels and functions, provisioned data source)",
               "; ".join(problems))
     if promql_out:
         with open(promql_out, "w", encoding="utf-8") as out:
             yaml.safe_dump({"groups": [{"name": "grafana-dashboard-queries", "rules": rules}]}, out, sort_keys=False)
-    return titles
+    return titles, sql_titles
 
 
 # --- Prometheus ------------------------------------------------------------------------------------------
@@ -385,11 +401,15 @@ def main(argv):
     metrics, ports = read_metrics(os.path.join(root, "docs/METRICS.md"))
     check(len(metrics) >= 10, f"docs/METRICS.md: {len(metrics)} metrics read "
                               f"({sum(t == 'histogram' for t, _ in metrics.values())} histograms)", "too few: is the table format changed?")
-    titles = check_grafana(root, metrics, promql_out)
+    titles, sql_titles = check_grafana(root, metrics, promql_out)
     alerts = check_alerts(root, metrics)
     check_prometheus_config(root, ports)
     check_redis(root)
     check_docs(root, alerts, titles)
+    analytics = os.path.join(root, "docs/ANALYTICS.md")
+    text = open(analytics, encoding="utf-8").read().lower() if os.path.isfile(analytics) else ""
+    missing = [t for t in sql_titles if t.lower() not in text]
+    check(not missing, "docs/ANALYTICS.md: describes every deliverability dashboard panel", f"missing {missing}")
     if failures:
         print(f"\n{len(failures)} monitoring check(s) failed.")
         return 1

@@ -66,6 +66,7 @@ import WorkerApp
             #expect(expectedMachine.keys.contains { $0.type == "opened" } && expectedMachine.keys.contains { $0.type == "clicked" })
             try await Self.checkEngagementVerdicts(store, month)
             try await Self.checkMailboxProviders(store, month)
+            try await DashboardChecks.check(store, month, database: database)
 
             // Unique opens and clicks.
             var uniques: [MonthOfEvents.CountKey: Int64] = [:]

@@ -107,9 +107,16 @@ struct MonthOfEvents {
             let (hard, soft): (Double, Double) =
                 flaky.contains(recipient) ? (0, 0.5) : senderDomain == "mail.bank.test" ? (0.04, 0.08) : (0.005, 0.005)
             if bounce < hard {
-                add(.bounced, after: 120) { $0.bounceClass = .hard }
+                add(.bounced, after: 120) {
+                    $0.bounceClass = .hard
+                    ($0.smtpCode, $0.enhancedStatus, $0.description) = (550, "5.1.1", "user unknown")
+                }
             } else if bounce < hard + soft {
-                add(.bounced, after: 120) { $0.bounceClass = .soft }
+                add(.bounced, after: 120) {
+                    $0.bounceClass = .soft
+                    ($0.smtpCode, $0.enhancedStatus, $0.description) =
+                        random.unit() < 0.5 ? (452, "4.2.2", "mailbox full") : (421, "4.7.0", "try again later")
+                }
             } else {
                 add(.delivered, after: 120)
                 let opens = Int(random.next() % 4)
