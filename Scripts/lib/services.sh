@@ -25,6 +25,17 @@ ensure_packages() {
     command -v swift >/dev/null || die "swift is not on PATH (Swift 6.2 or later is needed)"
 }
 
+# Debian's chromium: the report test renders `postwire report` in it, headless (Scripts/test only;
+# Scripts/run does not need a browser).
+ensure_chromium() {
+    command -v chromium >/dev/null && return
+    [ "$(id -u)" = 0 ] || die "missing chromium (run as root, or install it with apt-get)"
+    log "installing chromium (for the report test)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+}
+
 # The PyPI packages `standardwebhooks` and `jsonschema`, into .postwire/tools/python (never into the
 # system): the independent signature verifier and payload validator Scripts/webhook-receiver and
 # the delivery tests use. Exports PYTHONPATH.

@@ -10,7 +10,7 @@ struct Postwire: AsyncParsableCommand {
             "Operate a Postwire cluster: migrate, watch its status, report rates, export suppressions, apply retention, send test webhooks, replay dead letters, make keys.",
         subcommands: [
             Migrate.self, Status.self, Stats.self, Suppressions.self, Retention.self, SendTest.self, LoadGenCommand.self, Replay.self,
-            Keygen.self, Endpoints.self, Deliveries.self, TimelineCommand.self,
+            Keygen.self, Endpoints.self, Deliveries.self, TimelineCommand.self, Report.self,
         ]
     )
 
