@@ -17,13 +17,23 @@ public struct AnalyticsPolicy: Sendable, Equatable {
     public var alertMinimumVolume: Int
     /// Which recipient domains belong to which mailbox provider (`postwire_mailbox_provider`).
     public var mailboxProviders: MailboxProviders
+    /// A click this soon after its message's delivery is a scanner's (0: the rule is off).
+    public var scannerClickSeconds: Double
+    /// This many clicks of one message within `clickBurstSeconds` are a scanner's (below 2: off).
+    public var clickBurstCount: Int
+    public var clickBurstSeconds: Double
 
     public init(
         softBounceLimit: Int = 3, softBounceWindowDays: Int = 7, complaintRateThreshold: Double = 0.001,
         bounceRateThreshold: Double = 0.05, alertWindowHours: Int = 24, alertMinimumVolume: Int = 1000,
-        mailboxProviders: MailboxProviders = .standard
+        mailboxProviders: MailboxProviders = .standard, scannerClickSeconds: Double = 2, clickBurstCount: Int = 3,
+        clickBurstSeconds: Double = 1
     ) {
         self.mailboxProviders = mailboxProviders
+        // Non-finite or negative values are the rule turned off, never SQL that fails.
+        self.scannerClickSeconds = scannerClickSeconds.isFinite ? min(max(0, scannerClickSeconds), 86400) : 0
+        self.clickBurstCount = max(0, min(clickBurstCount, 1000))
+        self.clickBurstSeconds = clickBurstSeconds.isFinite ? min(max(0, clickBurstSeconds), 3600) : 0
         self.softBounceLimit = max(1, softBounceLimit)
         self.softBounceWindowDays = max(1, softBounceWindowDays)
         self.complaintRateThreshold = complaintRateThreshold

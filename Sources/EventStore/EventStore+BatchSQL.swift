@@ -20,6 +20,10 @@ extension EventStore {
                     hour timestamptz, provider text, source text, kind text, sender_domain text,
                     recipient_domain text, campaign text, delta bigint
                 ) ON COMMIT DELETE ROWS;
+                CREATE TEMP TABLE batch_flips (
+                    hour timestamptz, provider text, source text, sender_domain text, recipient_domain text, campaign text,
+                    recipient text, message_id text, delta bigint, counted boolean
+                ) ON COMMIT DELETE ROWS;
             END IF;
         END $$
         """
@@ -83,10 +87,16 @@ extension EventStore {
     /// concurrent batches wait for each other's whole transaction; updated last, they are held
     /// only for the tail and the commit (docs/PERFORMANCE.md, worker).
     static func derive(_ policy: AnalyticsPolicy) -> [PostgresQuery] {
-        [
-            insertMessages, lockMessageRows, updateMessages, engagement, suppress(policy), liftUnsubscribes, hourlyCounts,
-            uniqueCounts, domainCounts,
-        ]
+        let timing = timingEnabled(policy)
+        // Clicks are judged once their message's row is held: a concurrent batch with more clicks
+        // of the same message waits, so neither judges a burst from half of it.
+        return [insertMessages, lockMessageRows]
+            + (timing ? [classifyClicks(policy)] : [])
+            + [updateMessages]
+            + (timing ? [applyClickFlipsToMessages] : [])
+            + [engagement]
+            + (timing ? [applyClickFlipsToRecipients] : [])
+            + [suppress(policy), liftUnsubscribes, hourlyCounts, uniqueCounts, domainCounts]
     }
 
     /// Whether the event row `event` passes the filter of the endpoint row `endpoint` (an empty
@@ -105,10 +115,16 @@ extension EventStore {
     static let hourlyCounts: PostgresQuery = """
         INSERT INTO event_counts_hourly AS c
             (hour, provider, source, event_type, sender_domain, recipient_domain, campaign, count, machine)
-        SELECT date_trunc('hour', occurred_at, 'UTC'), provider, source, event_type,
-               coalesce(sender_domain, ''), coalesce(recipient_domain, ''), coalesce(campaign, ''), count(*),
-               count(*) FILTER (WHERE machine)
-        FROM batch_new
+        SELECT hour, provider, source, event_type, sender_domain, recipient_domain, campaign, sum(count), sum(machine)
+        FROM (
+            SELECT date_trunc('hour', occurred_at, 'UTC') AS hour, provider, source, event_type,
+                   coalesce(sender_domain, '') AS sender_domain, coalesce(recipient_domain, '') AS recipient_domain,
+                   coalesce(campaign, '') AS campaign, 1 AS count, CASE WHEN machine THEN 1 ELSE 0 END AS machine
+            FROM batch_new
+            UNION ALL
+            -- Clicks stored earlier whose verdict this batch changed (EventStore+ClickTiming).
+            SELECT hour, provider, source, 'clicked', sender_domain, recipient_domain, campaign, 0, delta FROM batch_flips WHERE counted
+        ) AS rows
         GROUP BY 1, 2, 3, 4, 5, 6, 7
         ORDER BY 1, 2, 3, 4, 5, 6, 7
         ON CONFLICT (hour, provider, source, event_type, sender_domain, recipient_domain, campaign)

@@ -259,6 +259,11 @@ public struct AnalyticsSettings: Codable, Sendable, Equatable {
     /// Whether the built-in mailbox providers (Gmail, Outlook, Yahoo, Apple, GMX, …; docs/ANALYTICS.md)
     /// group recipient domains.
     public var knownMailboxProviders = true
+    /// A click within this many seconds of its message's delivery is a link scanner's (0: off).
+    public var scannerClickSeconds = 2.0
+    /// This many clicks of one message within `clickBurstSeconds` are a scanner's (0: off).
+    public var clickBurstCount = 3
+    public var clickBurstSeconds = 1.0
     /// More, tried before the built-in ones: `[{"provider": "acme", "domains": ["acme.example", "*.acme.example", "acmemail.*"]}]`.
     public var mailboxProviders: [MailboxProviderSetting] = []
 

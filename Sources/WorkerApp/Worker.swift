@@ -112,9 +112,16 @@ extension AnalyticsSettings {
         } catch {
             throw ConfigurationError(message: "analytics.mailboxProviders: \(error)")
         }
+        for (name, value, limit) in [
+            ("scannerClickSeconds", scannerClickSeconds, 86400.0), ("clickBurstSeconds", clickBurstSeconds, 3600),
+            ("clickBurstCount", Double(clickBurstCount), 1000),
+        ] where !(value.isFinite && value >= 0 && value <= limit) {
+            throw ConfigurationError(message: "analytics.\(name) must be between 0 (off) and \(Int(limit)), not \(value)")
+        }
         return AnalyticsPolicy(
             softBounceLimit: softBounceLimit, softBounceWindowDays: softBounceWindowDays,
             complaintRateThreshold: complaintRateThreshold, bounceRateThreshold: bounceRateThreshold,
-            alertWindowHours: alertWindowHours, alertMinimumVolume: alertMinimumVolume, mailboxProviders: providers)
+            alertWindowHours: alertWindowHours, alertMinimumVolume: alertMinimumVolume, mailboxProviders: providers,
+            scannerClickSeconds: scannerClickSeconds, clickBurstCount: clickBurstCount, clickBurstSeconds: clickBurstSeconds)
     }
 }

@@ -330,7 +330,7 @@ import WorkerApp
         #expect(
             Set(reasons.keys) == [
                 "no_machine_signal", "esp:is_machine_open", "user_agent:google_image_proxy", "user_agent:apple_mail_privacy_protection",
-                "network:test_proxy", "user_agent:http_library", "network:test_scanner",
+                "network:test_proxy", "user_agent:http_library", "network:test_scanner", "timing:soon_after_delivery", "timing:click_burst",
             ], "every rule decided some: \(reasons)")
 
         struct DayKey: Hashable { var day: String, provider: String, source: String, sender: String, recipient: String, campaign: String }

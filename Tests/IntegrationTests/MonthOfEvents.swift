@@ -119,6 +119,17 @@ struct MonthOfEvents {
                 }
             } else {
                 add(.delivered, after: 120)
+                // Scanners that look like people: a gateway following a link a second after
+                // delivery, or sweeping three or four links within half a second later on.
+                func scannerClick(after: Double) {
+                    add(.clicked, after: after) { event in
+                        event.userAgent = Self.personAgent
+                        event.ip = "203.0.113.200"
+                        machineMade.insert(event.eventKey)
+                    }
+                }
+                if random.unit() < 0.05 { scannerClick(after: 1) }
+                let sweep = random.unit() < 0.06 ? 3 + Int(random.next() % 2) : 0
                 let opens = Int(random.next() % 4)
                 for _ in 0..<opens {
                     let (machine, way, host) = (random.unit() < 0.3, random.next() % 4, random.next() % 250)
@@ -149,6 +160,7 @@ struct MonthOfEvents {
                         }
                     }
                 }
+                for n in 0..<sweep { scannerClick(after: n == 0 ? 300 : 0.15) }
                 if senderDomain == "spammy.test", random.unit() < 0.03 { add(.complained, after: 300) }
                 if random.unit() < 0.015 {
                     add(.unsubscribed, after: 400)

@@ -1,4 +1,5 @@
 import EmailEvents
+import EventStore
 import Foundation
 import PostwireConfig
 import Testing
@@ -60,6 +61,23 @@ import Testing
             settings.machineUserAgents = [agent]
             #expect(throws: ConfigurationError.self) { try settings.engagementRules() }
         }
+    }
+
+    @Test func theClickTimingSettingsReachThePolicyAndOutOfRangeIsRefused() throws {
+        var settings = AnalyticsSettings()
+        settings.scannerClickSeconds = 0.5
+        settings.clickBurstCount = 5
+        settings.clickBurstSeconds = 2
+        let policy = try settings.policy()
+        #expect(policy.scannerClickSeconds == 0.5 && policy.clickBurstCount == 5 && policy.clickBurstSeconds == 2)
+        for (seconds, count, burst) in [(-1.0, 3, 1.0), (2, -1, 1), (2, 3, -0.5), (90_000, 3, 1), (2, 5000, 1), (2, 3, 7200)] {
+            var bad = AnalyticsSettings()
+            (bad.scannerClickSeconds, bad.clickBurstCount, bad.clickBurstSeconds) = (seconds, count, burst)
+            #expect(throws: ConfigurationError.self, "\((seconds, count, burst))") { try bad.policy() }
+        }
+        var off = AnalyticsSettings()
+        (off.scannerClickSeconds, off.clickBurstCount) = (0, 0)
+        #expect(try off.policy().scannerClickSeconds == 0)
     }
 
     @Test func anEntryWithoutItsRangesIsRefused() {
