@@ -61,6 +61,10 @@ import Testing
     /// An endpoint's rate limit spaces its requests: 12 events at 4 requests a second take at
     /// least 2 s beyond the first second's burst.
     @Test func theRateLimitSpacesRequests() async throws {
+        try await QuietCPU.shared.run { try await Self.theRateLimitSpacesRequestsBody() }
+    }
+
+    static func theRateLimitSpacesRequestsBody() async throws {
         try await TestEnvironment.withDatabase { database, store in
             let secret = WebhookSecret.generate()
             let receiver = try await WebhookReceiver.start(secrets: [secret])
@@ -83,6 +87,10 @@ import Testing
 
     /// 429 with `Retry-After: 2` is tried again after 2 s, not the schedule's 5 s.
     @Test func retryAfterIsHonoured() async throws {
+        try await QuietCPU.shared.run { try await Self.retryAfterIsHonouredBody() }
+    }
+
+    static func retryAfterIsHonouredBody() async throws {
         try await TestEnvironment.withDatabase { database, store in
             let secret = WebhookSecret.generate()
             let receiver = try await WebhookReceiver.start(
@@ -219,6 +227,10 @@ import Testing
     /// A batch holding a delivery on its last attempt and one on its first: a failure spends the
     /// first's schedule only.
     @Test func aBatchMixingAttemptsJudgesEachDelivery() async throws {
+        try await QuietCPU.shared.run { try await Self.aBatchMixingAttemptsJudgesEachDeliveryBody() }
+    }
+
+    static func aBatchMixingAttemptsJudgesEachDeliveryBody() async throws {
         try await TestEnvironment.withDatabase { database, store in
             let secret = WebhookSecret.generate()
             let receiver = try await WebhookReceiver.start(secrets: [secret], ["--status", "500"])
