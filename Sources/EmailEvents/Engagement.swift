@@ -6,7 +6,8 @@
 /// security gateways follow every link before a person sees the mail. Counting those as people
 /// inflates open and click rates; the rules here tell them apart, each verdict with the rule that
 /// decided it. The first rule that matches wins, in this order: the ESP's own flag, a known
-/// proxy's or scanner's user agent, an address in a configured network.
+/// proxy's or scanner's user agent, an address in a configured network. (The click timing rules
+/// need the message's other events, so the store applies them: EventStore+ClickTiming.)
 public struct EngagementRules: Sendable, Equatable {
     /// A user agent that only a machine sends, recognised by a case-insensitive substring, or
     /// the whole user agent when `exact`.

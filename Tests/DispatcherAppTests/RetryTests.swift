@@ -87,6 +87,7 @@ import Testing
         #expect(await slow.take(upTo: 1) { false } == 1)
         let stopping = ContinuousClock.now
         #expect(await slow.take(upTo: 1) { true } == 0)
-        #expect(ContinuousClock.now - stopping < .seconds(1))
+        // The next token is 1,000 s away; seconds, not that, even on a machine busy with every test at once.
+        #expect(ContinuousClock.now - stopping < .seconds(5))
     }
 }
