@@ -79,7 +79,9 @@ import Testing
             let times = receiver.requests().map(\.at).sorted()
             let span = times.last!.timeIntervalSince(times.first!)
             print("12 requests at 4/s took \(span) s")
-            #expect(span >= 1.9 && span < 4, "\(span) s")
+            // At least the 2 s the limit imposes; well under the 8 s of 1 request a second (a full
+            // run's load stretched it to 5.1 s).
+            #expect(span >= 1.9 && span < 7, "\(span) s")
             // No second holds more than 4 + the burst of 4 requests.
             for time in times { #expect(times.filter { $0 >= time && $0 < time.addingTimeInterval(1) }.count <= 8) }
         }
@@ -238,11 +240,15 @@ import Testing
             try await store.addEndpoint(EndpointDraft(name: "mixed", url: receiver.url, secret: secret, batchSize: 10))
             var configuration = TestEnvironment.configuration(database: database)
             DispatcherHarness.configure(&configuration)
-            configuration.dispatcher.retrySchedule = ["1s", "1s"]
             configuration.dispatcher.retryJitter = 0
+            // x0's last attempt waits an hour: a loaded machine must not let the first dispatcher
+            // make it before it stops (it did, and x0 and x1 then went apart).
+            var first = configuration
+            first.dispatcher.retrySchedule = ["1s", "1h"]
+            configuration.dispatcher.retrySchedule = ["1s", "1s"]
             _ = try await store.write([DeliveryTests.event("x0", .delivered)])
             let x0 = try #require(try await store.deliveries(DeliverySelection(endpoint: "mixed"), limit: 1).first)
-            try await DispatcherHarness.withDispatcher(configuration) {
+            try await DispatcherHarness.withDispatcher(first) {
                 try await TestEnvironment.eventually("x0 tried twice") { try await store.attempts(delivery: x0.id).count == 2 }
             }
             // x0 now has its last attempt ahead, x1 its first: due together, one batch.
