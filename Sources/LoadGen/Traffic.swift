@@ -15,14 +15,17 @@ public struct TrafficPlan: Sendable {
     public var duplicateShare: Double
     /// Share of requests with a forged signature (refused: 406 Mailgun, 403 SendGrid).
     public var badShare: Double
+    /// Whom the events are about (``TrafficProfile``).
+    public var profile: TrafficProfile
     public var mailgunKey: String
     public var sendgridKey: P256.Signing.PrivateKey?
 
     public init(
-        mix: [String: Double], batchSize: Int = 100, duplicateShare: Double = 0, badShare: Double = 0, mailgunKey: String,
-        sendgridKey: P256.Signing.PrivateKey?
+        mix: [String: Double], batchSize: Int = 100, duplicateShare: Double = 0, badShare: Double = 0, profile: TrafficProfile = .random,
+        mailgunKey: String, sendgridKey: P256.Signing.PrivateKey?
     ) {
         self.mix = mix
+        self.profile = profile
         self.batchSize = max(1, batchSize)
         self.duplicateShare = duplicateShare
         self.badShare = badShare
@@ -49,6 +52,11 @@ struct TrafficGenerator {
     var random: SystemRandomNumberGenerator = SystemRandomNumberGenerator()
     private var counter = 0
     private var recent: [SampleEvent] = []
+    /// The seconds the last new SendGrid batch has been signed in, by it and its repeats.
+    private var recentSeconds: Set<Int> = []
+    /// The typical profile's messages in flight, by provider.
+    private var lives: [String: [MessageLife]] = [:]
+    private var messages = 0
 
     init(plan: TrafficPlan, run: String) {
         self.plan = plan
@@ -66,13 +74,20 @@ struct TrafficGenerator {
             ? Array(recent.suffix(count))
             : (0..<count).map { sample($0, provider: provider) }
         if !duplicate { recent = Array((recent + events).suffix(max(plan.batchSize, 1))) }
+        var signedAt = Date()
         let webhook: SignedWebhook
         switch provider {
         case "sendgrid":
             let key = bad || plan.sendgridKey == nil ? P256.Signing.PrivateKey() : plan.sendgridKey!
-            webhook = SampleWebhooks.sendgrid(events, privateKey: key, signedAt: Date(), sortedKeys: false)
+            // SendGrid's replay guard is the hash of timestamp and body: a repeat of the same events
+            // signed in a second they were signed in before is a replay, rightly refused (an ESP
+            // retries later), so a repeat is dated a second that batch has not used.
+            if !duplicate { recentSeconds = [] }
+            while recentSeconds.contains(Int(signedAt.timeIntervalSince1970)) { signedAt.addTimeInterval(-1) }
+            recentSeconds.insert(Int(signedAt.timeIntervalSince1970))
+            webhook = SampleWebhooks.sendgrid(events, privateKey: key, signedAt: signedAt, sortedKeys: false)
         default:
-            webhook = SampleWebhooks.mailgun(events[0], signingKey: bad ? "forged" : plan.mailgunKey, signedAt: Date(), sortedKeys: false)
+            webhook = SampleWebhooks.mailgun(events[0], signingKey: bad ? "forged" : plan.mailgunKey, signedAt: signedAt, sortedKeys: false)
         }
         return PlannedRequest(path: "/webhooks/\(provider)", headers: webhook.headers, body: webhook.body, events: events.count, bad: bad)
     }
@@ -88,10 +103,33 @@ struct TrafficGenerator {
     }
 
     private mutating func sample(_ index: Int, provider: String) -> SampleEvent {
-        let kinds = provider == "sendgrid" ? SampleWebhooks.sendgridEvents : SampleWebhooks.mailgunEvents
-        let (kind, extra) = kinds[Int.random(in: 0..<kinds.count, using: &random)]
-        return SampleEvent(
-            espEvent: kind, id: "\(run)-\(counter)-\(index)", recipient: "load\(Int.random(in: 0..<100_000, using: &random))@example.com",
-            occurredAt: Date(), campaign: "load", extra: extra)
+        let id = "\(run)-\(counter)-\(index)"
+        switch plan.profile {
+        case .random:
+            let kinds = provider == "sendgrid" ? SampleWebhooks.sendgridEvents : SampleWebhooks.mailgunEvents
+            let (kind, extra) = kinds[Int.random(in: 0..<kinds.count, using: &random)]
+            return SampleEvent(
+                espEvent: kind, id: id, recipient: "load\(Int.random(in: 0..<100_000, using: &random))@example.com", occurredAt: Date(),
+                campaign: "load", extra: extra)
+        case .worst:
+            let kinds = provider == "sendgrid" ? SampleWebhooks.sendgridEvents : SampleWebhooks.mailgunEvents
+            let (kind, extra) = kinds[Int.random(in: 0..<kinds.count, using: &random)]
+            return SampleEvent(
+                espEvent: kind, id: id, messageId: id, recipient: "\(id)@example.com", occurredAt: Date(), campaign: "load", extra: extra)
+        case .typical:
+            var pool = lives[provider] ?? []
+            while pool.count < MessageLife.inFlight {
+                messages += 1
+                pool.append(MessageLife.make(id: "\(run)-m\(messages)", provider: provider, using: &random))
+            }
+            let pick = Int.random(in: 0..<pool.count, using: &random)
+            // A life has at least two events and leaves the pool with its last.
+            let (kind, extra) = pool[pick].kinds.removeFirst()
+            let life = pool[pick]
+            if life.kinds.isEmpty { pool.swapAt(pick, pool.count - 1); pool.removeLast() }
+            lives[provider] = pool
+            return SampleEvent(
+                espEvent: kind, id: id, messageId: life.id, recipient: life.recipient, occurredAt: Date(), campaign: "load", extra: extra)
+        }
     }
 }

@@ -42,6 +42,12 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Option(help: "Requests to send.")
     var count: Int?
 
+    @Option(
+        help:
+            "Whom the events are about: random, worst (each a new message to a new recipient) or typical (about 5 events a message, recipients repeating)."
+    )
+    var profile: TrafficProfile = .random
+
     @Option(help: "Share of requests repeating earlier events, 0…1.")
     var duplicates: Double = 0.05
 
@@ -83,7 +89,8 @@ struct LoadGenCommand: AsyncParsableCommand {
             sendgridKey = key
         }
         let plan = TrafficPlan(
-            mix: weights, batchSize: batch, duplicateShare: duplicates, badShare: bad, mailgunKey: mailgunKey, sendgridKey: sendgridKey)
+            mix: weights, batchSize: batch, duplicateShare: duplicates, badShare: bad, profile: profile, mailgunKey: mailgunKey,
+            sendgridKey: sendgridKey)
         let shape = LoadShape(
             concurrency: concurrency, rate: rate, duration: (duration ?? (count == nil ? 10 : nil)).map { .milliseconds(Int64($0 * 1000)) },
             count: count, prepared: prepare)
@@ -96,15 +103,16 @@ struct LoadGenCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data(line.utf8))
         }
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
-        print(Self.render(report, url: url, mix: mix, shape: shape))
+        print(Self.render(report, url: url, mix: mix, profile: profile, shape: shape))
         if report.unexpected > 0 { throw ExitCode(1) }
     }
 
-    static func render(_ report: LoadReport, url: String, mix: String, shape: LoadShape) -> String {
+    static func render(_ report: LoadReport, url: String, mix: String, profile: TrafficProfile, shape: LoadShape) -> String {
         let micros = { (percentile: Double) in String(format: "%.2f ms", Double(report.latency.valueAtPercentile(percentile)) / 1000) }
         let statuses = report.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
         return """
             target      \(url)  mix \(mix)  connections \(shape.concurrency)\(shape.rate > 0 ? "  rate \(shape.rate)/s" : "")
+            profile     \(profile.rawValue): \(profile.summary)
             requests    \(report.requests) in \(String(format: "%.2f", report.seconds)) s = \(String(format: "%.0f", report.requestsPerSecond)) req/s
             events      \(report.eventsAccepted) accepted = \(String(format: "%.0f", report.eventsPerSecond)) events/s
             statuses    \(statuses)
@@ -115,3 +123,5 @@ struct LoadGenCommand: AsyncParsableCommand {
             """
     }
 }
+
+extension TrafficProfile: ExpressibleByArgument {}

@@ -14,6 +14,9 @@ public struct SampleEvent: Sendable {
     /// The ESP's own event name (`failed`, `bounce`, …).
     public var espEvent: String
     public var id: String
+    /// The ESP's message id; nil makes one from `id` (for SendGrid from its first 22 characters,
+    /// so long ids that share those share a message).
+    public var messageId: String?
     public var recipient: String
     public var occurredAt: Date
     public var campaign: String?
@@ -21,11 +24,12 @@ public struct SampleEvent: Sendable {
     public var extra: [String: String]
 
     public init(
-        espEvent: String, id: String = UUID().uuidString, recipient: String, occurredAt: Date, campaign: String? = nil,
-        extra: [String: String] = [:]
+        espEvent: String, id: String = UUID().uuidString, messageId: String? = nil, recipient: String, occurredAt: Date,
+        campaign: String? = nil, extra: [String: String] = [:]
     ) {
         self.espEvent = espEvent
         self.id = id
+        self.messageId = messageId
         self.recipient = recipient
         self.occurredAt = occurredAt
         self.campaign = campaign
@@ -67,7 +71,8 @@ public enum SampleWebhooks {
             "envelope": ["sender": "news@mg.postwire.test", "transport": "smtp"],
             "message": [
                 "headers": [
-                    "message-id": "\(event.id)@mg.postwire.test", "from": "Postwire <news@mg.postwire.test>", "to": event.recipient,
+                    "message-id": "\(event.messageId ?? event.id)@mg.postwire.test", "from": "Postwire <news@mg.postwire.test>",
+                    "to": event.recipient,
                 ]
             ],
             "user-variables": event.campaign.map { ["campaign": $0] } ?? [:],
@@ -107,7 +112,7 @@ public enum SampleWebhooks {
                 "timestamp": Int(event.occurredAt.timeIntervalSince1970),
                 "event": event.espEvent,
                 "sg_event_id": event.id,
-                "sg_message_id": "\(event.id.prefix(22)).filter0001.1.0",
+                "sg_message_id": "\(event.messageId ?? String(event.id.prefix(22))).filter0001.1.0",
                 "smtp-id": "<\(event.id)@postwire.test>",
                 "category": ["postwire-test"],
             ]

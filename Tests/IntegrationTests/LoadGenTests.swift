@@ -1,6 +1,8 @@
+import EventStore
 import Foundation
 import Histogram
 import LoadGen
+import PostgresNIO
 import PostwireConfig
 import RedisStreams
 import Testing
@@ -30,5 +32,67 @@ import Testing
             "loadgen: 300 requests (\(report.statuses)), \(report.eventsAccepted) events accepted = XLEN, p50 \(report.latency.valueAtPercentile(50)) µs, p99 \(report.latency.valueAtPercentile(99)) µs"
         )
         await redis.close()
+    }
+
+    /// Each profile, through a real ingress and worker into PostgreSQL, makes the messages and
+    /// recipients it says it makes.
+    @Test(arguments: TrafficProfile.allCases) func eachProfileMakesTheMessagesAndRecipientsItSays(_ profile: TrafficProfile) async throws {
+        try await TestEnvironment.withDatabase { database, store in
+            let configuration = TestEnvironment.configuration(database: database)
+            let plan = TrafficPlan(
+                mix: ["mailgun": 1, "sendgrid": 1], batchSize: 50, profile: profile, mailgunKey: PipelineTests.mailgunKey,
+                sendgridKey: PipelineTests.sendgridKey)
+            let report = try await Harness.withIngress(configuration, environment: PipelineTests.environment) { url in
+                try await Harness.withWorker(configuration, consumer: "p1") { _ in
+                    let port = try #require(URL(string: url)?.port)
+                    let report = try await LoadRun.run(
+                        host: "127.0.0.1", port: port, plan: plan, shape: LoadShape(concurrency: 2, count: 200))
+                    try await TestEnvironment.eventually(timeout: .seconds(60), "\(report.eventsAccepted) events stored") {
+                        try await store.eventCount() == report.eventsAccepted
+                    }
+                    return report
+                }
+            }
+            #expect(report.unexpected == 0 && report.eventsAccepted > 4000, "\(report.statuses)")
+            let sql = """
+                WITH m AS (
+                    SELECT provider, message_id, count(DISTINCT lower(recipient)) AS recipients,
+                           bool_or(event_type IN ('opened', 'clicked')) AS engaged, bool_or(event_type = 'delivered') AS delivered,
+                           count(*) FILTER (WHERE event_type = 'opened') AS opens, bool_or(event_type = 'bounced') AS bounced
+                    FROM email_events GROUP BY 1, 2
+                )
+                SELECT (SELECT count(*) FROM email_events)::int8, count(*)::int8,
+                       (SELECT count(DISTINCT lower(recipient)) FROM email_events)::int8,
+                       count(*) FILTER (WHERE recipients > 1)::int8, count(*) FILTER (WHERE engaged AND NOT delivered)::int8,
+                       count(*) FILTER (WHERE opens > 1)::int8, count(*) FILTER (WHERE bounced)::int8,
+                       (SELECT count(*) FROM email_events WHERE recipient NOT LIKE 'list%@example.com')::int8
+                FROM m
+                """
+            var row: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64)?
+            for try await values in try await store.client.query(PostgresQuery(unsafeSQL: sql), logger: TestEnvironment.logger).decode(
+                (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+            {
+                row = values
+            }
+            let (events, messages, recipients, sharedMessages, engagedUndelivered, reopened, bounced, offList) = try #require(row)
+            print(
+                "loadgen profile \(profile): \(events) events, \(messages) messages, \(recipients) recipients, \(reopened) opened more than once, \(bounced) bounced"
+            )
+            #expect(sharedMessages == 0, "a message goes to one recipient")
+            switch profile {
+            case .random:
+                #expect(messages <= events)
+            case .worst:
+                #expect(messages == events && recipients == events)
+            case .typical:
+                // 400 messages in flight (200 a connection per provider) and about 4.7 events each: most started ones end.
+                #expect(
+                    Double(events) / Double(messages) > 2.5 && Double(events) / Double(messages) < 6,
+                    "\(events) events, \(messages) messages")
+                #expect(engagedUndelivered == 0, "a message is opened or clicked only after its delivery")
+                #expect(reopened > 0 && bounced > 0 && bounced < messages / 5)
+                #expect(offList == 0, "recipients come from the mailing list")
+            }
+        }
     }
 }
