@@ -114,17 +114,34 @@ cpu_snapshot() {
     awk '/^cpu / {print "busy", $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
 }
 
+# Since snapshot $1 taken $2 s ago: "program µs" per event for each program that ran ($3 events;
+# the workers and PostgreSQL per $4 events when given: committed rather than accepted), and the
+# machine's busy share. Processes that ended in between are not counted (psql's own, short ones).
+cpu_per_event() { # before seconds events [committed-events]
+    { sed 's/$/ -1/' <<<"$1"; cpu_snapshot | sed 's/$/ 1/'; } |
+        awk -v s="$2" -v n="$3" -v c="${4:-$3}" -v cores="$(nproc)" '
+            {d[$1] += $2 * $3}
+            END {
+                for (g in d) if (g != "busy") us[g] = 1e4 * d[g] / ((g == "workers" || g == "postgres") ? c : n)
+                printf "%s", 100 * d["busy"] / (100 * s * cores)
+                split("bare ingress redis workers postgres", order, " ")
+                for (i = 1; i <= 5; i++) printf " %s", (order[i] in us && us[order[i]] >= 0.5) ? sprintf("%.0f", us[order[i]]) : "-"
+                print ""
+            }'
+}
+
 # `n` workers read the whole stream with consumer group `group` into an empty database; sets
-# drain_rate (events/s), drain_wal (WAL bytes an event), drain_seconds and drain_cpu_before (a
-# cpu_snapshot as the workers started).
+# drain_rate (events/s), drain_wal (WAL bytes an event), drain_seconds and drain_cpu (what
+# cpu_per_event says of the drain, taken before the workers stop: ended processes do not count).
 drain() { # n group
     reset_database
     psql_bench -d postwire -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
     log "$1 worker(s) reading $filled events"
-    local start; start=$(date +%s.%N) drain_cpu_before=$(cpu_snapshot)
+    local start before; start=$(date +%s.%N) before=$(cpu_snapshot)
     start_workers "$1" "$2"
     while (($(committed) < filled)); do sleep 0.2; done
     drain_seconds=$(awk "BEGIN {print $(date +%s.%N) - $start}")
+    drain_cpu=$(cpu_per_event "$before" "$drain_seconds" "$filled")
     drain_rate=$(awk "BEGIN {printf \"%.0f\", $filled / $drain_seconds}")
     drain_wal=$(wal_per_event "$filled")
     log "  $filled events in $drain_seconds s = $drain_rate events/s, $drain_wal WAL bytes an event"
