@@ -6,7 +6,7 @@ import ProviderSamples
 /// recipient_engagement) or known (rows to update), so a benchmark says which it sent.
 public enum TrafficProfile: String, CaseIterable, Sendable {
     /// Each event of a random kind, its message id made from its event id (SendGrid's from the
-    /// first 22 characters, which the events of one batch often share), its recipient one of
+    /// first 22 characters, which events of one batch can share), its recipient one of
     /// 100,000: what the load generator sent before it had profiles.
     case random
     /// Each event a new message to a new recipient: the most rows an event can make.
