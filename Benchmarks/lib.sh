@@ -75,7 +75,7 @@ stop_workers() {
 accepted() { redis-cli -p "$REDIS_PORT" XINFO STREAM "$STREAM" 2>/dev/null | awk 'prev == "entries-added" {print; exit} {prev = $0}' | grep . || echo 0; }
 committed() { psql_bench -d postwire -c "SELECT coalesce(sum(received), 0) FROM processing_stats_hourly"; }
 wait_for() { for _ in $(seq 100); do curl -s -o /dev/null -X POST "$1" && return; sleep 0.1; done; die "$1 does not answer"; }
-# Requests are made and signed before the clock starts (--prepare): the generator shares the cores.
+# loadgen with no retried or forged share, for measurements.
 load() { "$BIN/postwire" loadgen --duplicates 0 --bad 0 --concurrency "$CONNECTIONS" "$@"; }
 start_ingress() {
     "$BIN/postwire-ingress" & ingress=$!; started+=($ingress)
@@ -130,15 +130,18 @@ cpu_per_event() { # before seconds events [committed-events]
             }'
 }
 
-# `n` workers read the whole stream with consumer group `group` into an empty database; sets
+# `n` workers read the whole stream with consumer group `group` into an empty database (then
+# changed by `setup…`, if given, before the clock starts); sets
 # drain_rate (events/s), drain_wal (WAL bytes an event), drain_seconds and drain_cpu (what
 # cpu_per_event says of the drain, taken before the workers stop: ended processes do not count).
-drain() { # n group
+drain() { # n group [setup…]
+    local n=$1 group=$2; shift 2
     reset_database
+    if (($#)); then "$@"; fi
     psql_bench -d postwire -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
-    log "$1 worker(s) reading $filled events"
+    log "$n worker(s) reading $filled events"
     local start before; start=$(date +%s.%N) before=$(cpu_snapshot)
-    start_workers "$1" "$2"
+    start_workers "$n" "$group"
     while (($(committed) < filled)); do sleep 0.2; done
     drain_seconds=$(awk "BEGIN {print $(date +%s.%N) - $start}")
     drain_cpu=$(cpu_per_event "$before" "$drain_seconds" "$filled")
@@ -172,11 +175,14 @@ index_entries_per_event() { # events
         WHERE coalesce(p.relname, s.relname) IN ('event_keys', 'email_events', 'message_status', 'recipient_engagement')
         GROUP BY 1 ORDER BY 1" | awk -v n="$1" '{printf "%s%s %.1f", sep, $1, $2 / n; sep = ", "}'
 }
-# The dump into a freshly migrated database: sets ceiling_rate, ceiling_wal and index_entries.
-measure_ceiling() {
+# The dump into a freshly migrated database, first changed by `sql` if given, of all the tables or
+# those named: sets ceiling_rate, ceiling_wal and index_entries.
+measure_ceiling() { # [sql [tables…]]
+    local sql=${1:-}; shift $(($# > 0))
     reset_database
+    if [ -n "$sql" ]; then psql_bench -d postwire -c "$sql" >/dev/null; fi
     psql_bench -d postwire -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
-    local seconds; seconds=$(copy_in postwire "${ceiling_tables[@]}")
+    local seconds; seconds=$(copy_in postwire "${@:-${ceiling_tables[@]}}")
     ceiling_rate=$(awk "BEGIN {printf \"%.0f\", $filled / $seconds}")
     ceiling_wal=$(wal_per_event "$filled")
     index_entries=$(index_entries_per_event "$filled")

@@ -67,13 +67,10 @@ struct TrafficGenerator {
         counter += 1
         let provider = pickProvider()
         let bad = Double.random(in: 0..<1, using: &random) < plan.badShare
-        let duplicate = !recent.isEmpty && Double.random(in: 0..<1, using: &random) < plan.duplicateShare
         let count = provider == "sendgrid" ? plan.batchSize : 1
-        let events: [SampleEvent] =
-            duplicate && recent.count >= count
-            ? Array(recent.suffix(count))
-            : (0..<count).map { sample($0, provider: provider) }
-        if !duplicate { recent = Array((recent + events).suffix(max(plan.batchSize, 1))) }
+        let repeats = recent.count >= count && Double.random(in: 0..<1, using: &random) < plan.duplicateShare
+        let events = repeats ? Array(recent.suffix(count)) : (0..<count).map { sample($0, provider: provider) }
+        if !repeats { recent = Array((recent + events).suffix(max(plan.batchSize, 1))) }
         var signedAt = Date()
         let webhook: SignedWebhook
         switch provider {
@@ -82,7 +79,7 @@ struct TrafficGenerator {
             // SendGrid's replay guard is the hash of timestamp and body: a repeat of the same events
             // signed in a second they were signed in before is a replay, rightly refused (an ESP
             // retries later), so a repeat is dated a second that batch has not used.
-            if !duplicate { recentSeconds = [] }
+            if !repeats { recentSeconds = [] }
             while recentSeconds.contains(Int(signedAt.timeIntervalSince1970)) { signedAt.addTimeInterval(-1) }
             recentSeconds.insert(Int(signedAt.timeIntervalSince1970))
             webhook = SampleWebhooks.sendgrid(events, privateKey: key, signedAt: signedAt, sortedKeys: false)
@@ -106,14 +103,12 @@ struct TrafficGenerator {
         let id = "\(run)-\(counter)-\(index)"
         switch plan.profile {
         case .random:
-            let kinds = provider == "sendgrid" ? SampleWebhooks.sendgridEvents : SampleWebhooks.mailgunEvents
-            let (kind, extra) = kinds[Int.random(in: 0..<kinds.count, using: &random)]
+            let (kind, extra) = randomKind(provider)
             return SampleEvent(
                 espEvent: kind, id: id, recipient: "load\(Int.random(in: 0..<100_000, using: &random))@example.com", occurredAt: Date(),
                 campaign: "load", extra: extra)
         case .worst:
-            let kinds = provider == "sendgrid" ? SampleWebhooks.sendgridEvents : SampleWebhooks.mailgunEvents
-            let (kind, extra) = kinds[Int.random(in: 0..<kinds.count, using: &random)]
+            let (kind, extra) = randomKind(provider)
             return SampleEvent(
                 espEvent: kind, id: id, messageId: id, recipient: "\(id)@example.com", occurredAt: Date(), campaign: "load", extra: extra)
         case .typical:
@@ -131,5 +126,10 @@ struct TrafficGenerator {
             return SampleEvent(
                 espEvent: kind, id: id, messageId: life.id, recipient: life.recipient, occurredAt: Date(), campaign: "load", extra: extra)
         }
+    }
+
+    private mutating func randomKind(_ provider: String) -> (String, [String: String]) {
+        let kinds = provider == "sendgrid" ? SampleWebhooks.sendgridEvents : SampleWebhooks.mailgunEvents
+        return kinds[Int.random(in: 0..<kinds.count, using: &random)]
     }
 }
