@@ -87,6 +87,8 @@ final class EndpointLane: Sendable {
         let body = WebhookSigner.body(present.compactMap(\.payload), batched: endpoint.batchSize > 1)
         let now = Date()
         let timestamp = Int64(now.timeIntervalSince1970)
+        // The claim's reading of the secrets is newer than the lane's copy of the endpoint.
+        let secrets = present[0].secrets.isEmpty ? endpoint.secrets : present[0].secrets
         var request = HTTPClientRequest(url: endpoint.url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
@@ -95,7 +97,7 @@ final class EndpointLane: Sendable {
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
         request.headers.add(
             name: "webhook-signature",
-            value: WebhookSigner.signature(id: id, timestamp: timestamp, body: body, secrets: endpoint.signingSecrets(at: now)))
+            value: WebhookSigner.signature(id: id, timestamp: timestamp, body: body, secrets: WebhookEndpoint.signing(secrets, at: now)))
         request.body = .bytes(ByteBuffer(bytes: body))
 
         let start = ContinuousClock.now

@@ -10,12 +10,16 @@ public struct ClaimedDelivery: Sendable, Equatable {
     public var eventID: String
     /// The payload's text; nil when the event is no longer stored (retention removed it).
     public var payload: String?
+    /// The endpoint's secrets as the claim read them: a rotation (`--overlap 0` after a leak)
+    /// takes effect at the next claim, not when the dispatcher next refreshes its endpoints.
+    public var secrets: [EndpointSecret]
 
-    public init(id: Int64, attempt: Int, eventID: String, payload: String?) {
+    public init(id: Int64, attempt: Int, eventID: String, payload: String?, secrets: [EndpointSecret] = []) {
         self.id = id
         self.attempt = attempt
         self.eventID = eventID
         self.payload = payload
+        self.secrets = secrets
     }
 }
 
@@ -73,26 +77,30 @@ extension EventStore {
     public func claimDeliveries(endpoint: Int64, limit: Int, lease: TimeInterval) async throws(EventStoreError) -> [ClaimedDelivery] {
         let query: PostgresQuery = """
             WITH due AS (
-                SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+                SELECT d.id, e.secrets::text AS secrets FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
                 WHERE d.endpoint_id = \(endpoint) AND d.status = 'pending' AND d.due_at <= now()
                     AND (d.leased_until IS NULL OR d.leased_until <= now())
                 ORDER BY d.due_at, d.id LIMIT \(Int64(limit)) FOR UPDATE OF d SKIP LOCKED
             ), leased AS (
                 UPDATE webhook_deliveries d SET leased_until = now() + \(lease) * interval '1 second', attempts = d.attempts + 1
                 FROM due WHERE d.id = due.id
-                RETURNING d.id, d.attempts, d.provider, d.event_key, d.occurred_at
+                RETURNING d.id, d.attempts, d.provider, d.event_key, d.occurred_at, due.secrets
             )
-            SELECT l.id, l.attempts, \(unescaped: WebhookPayload.eventID("l")), \(unescaped: WebhookPayload.sql)
+            SELECT l.id, l.attempts, \(unescaped: WebhookPayload.eventID("l")), \(unescaped: WebhookPayload.sql), l.secrets
             FROM leased l LEFT JOIN email_events e
                 ON e.provider = l.provider AND e.event_key = l.event_key AND e.occurred_at = l.occurred_at
             ORDER BY l.id
             """
         do {
             var claimed: [ClaimedDelivery] = []
-            for try await (id, attempt, eventID, payload) in try await client.query(query, logger: logger).decode(
-                (Int64, Int32, String, String?).self)
+            // Every row carries the one endpoint's secrets: decoded once.
+            var secrets: (text: String, decoded: [EndpointSecret])?
+            for try await (id, attempt, eventID, payload, secretsText) in try await client.query(query, logger: logger).decode(
+                (Int64, Int32, String, String?, String).self)
             {
-                claimed.append(ClaimedDelivery(id: id, attempt: Int(attempt), eventID: eventID, payload: payload))
+                if secrets?.text != secretsText { secrets = (secretsText, Self.decodeSecrets(secretsText)) }
+                claimed.append(
+                    ClaimedDelivery(id: id, attempt: Int(attempt), eventID: eventID, payload: payload, secrets: secrets?.decoded ?? []))
             }
             return claimed
         } catch {

@@ -55,7 +55,11 @@ import Testing
                 DeliveryTests.event("c3", .complained, at: past),
             ])
             try await DispatcherHarness.withDispatcher(configuration) {
-                try await TestEnvironment.eventually("two events reached the CRM") { receiver.acceptedEvents().count == 2 }
+                // The receiver's answer comes before the dispatcher records it: wait for the record.
+                try await TestEnvironment.eventually("two deliveries to the CRM recorded as delivered") {
+                    let recorded = try await store.deliveries(DeliverySelection(endpoint: "crm", status: "delivered"), limit: 10)
+                    return receiver.acceptedEvents().count == 2 && recorded.count == 2
+                }
 
                 let list = try await cli(["endpoints", "list"], database: database)
                 #expect(list.code == 0 && list.output.contains("crm") && list.output.contains("types bounced,complained"), "\(list.output)")
@@ -80,8 +84,9 @@ import Testing
                 #expect(badOverlap.code != 0)
                 // Signed with a secret the receiver does not know: 401, retried, and shown as such.
                 _ = try await store.write([DeliveryTests.event("c4", .bounced)])
-                try await TestEnvironment.eventually("the receiver refused the new signature") {
-                    receiver.requests().contains { $0.answered == 401 }
+                try await TestEnvironment.eventually("the receiver's refusal of the new signature recorded") {
+                    let pending = try await store.deliveries(DeliverySelection(status: "pending"), limit: 10)
+                    return receiver.requests().contains { $0.answered == 401 } && pending.contains { $0.lastStatus == 401 }
                 }
             }
             let pending = try await cli(["deliveries", "list", "--status", "pending"], database: database)

@@ -272,8 +272,8 @@ import Testing
     /// changes nothing unless it was a success.
     @Test func leasesAreTheClaimersAlone() async throws {
         try await TestEnvironment.withDatabase { database, store in
-            let endpoint = try await store.addEndpoint(
-                EndpointDraft(name: "lease", url: "http://127.0.0.1:9/x", secret: WebhookSecret.generate()))
+            let secret = WebhookSecret.generate()
+            let endpoint = try await store.addEndpoint(EndpointDraft(name: "lease", url: "http://127.0.0.1:9/x", secret: secret))
             _ = try await store.write([DeliveryTests.event("l1", .delivered)])
             try await store.setEndpoint("lease", enabled: false)
             #expect(try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60).isEmpty)
@@ -284,13 +284,19 @@ import Testing
             #expect(try await store.retryDeliveries(DeliverySelection(endpoint: "lease")) == 0, "retry leaves a leased delivery alone")
             #expect(try await store.backlogs().first?.due == 0, "in flight is not due")
 
-            // The lease runs out; another claim takes it (attempt 2).
+            #expect(first[0].secrets.map(\.secret) == [secret], "the claim reads the endpoint's secrets")
+
+            // The lease runs out; another claim takes it (attempt 2), signed with the secret a
+            // rotation made meanwhile.
+            let rotated = WebhookSecret.generate()
+            try await store.rotateSecret("lease", to: rotated, overlap: 0)
             try await TestEnvironment.withClient(database: database) { client in
                 try await client.query(
                     "UPDATE webhook_deliveries SET leased_until = now() - interval '1 second'", logger: TestEnvironment.logger)
             }
             let second = try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60)
             #expect(second.count == 1 && second[0].attempt == 2)
+            #expect(second[0].secrets.map(\.secret) == [rotated])
             let record = AttemptRecord(webhookID: "evt", attemptedAt: Date(), status: 500, latencyMilliseconds: 1, error: "HTTP 500")
             // The first claimer's late failure: ignored.
             try await store.record([(first[0], .failed)], attempt: record)
