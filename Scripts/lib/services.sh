@@ -130,7 +130,7 @@ start_postgres() {
     else
         log "starting postgresql on 127.0.0.1:$port"
         as_postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-            -o "-p $port -c listen_addresses=127.0.0.1 -k /tmp -c max_connections=200 -c fsync=${POSTWIRE_PG_FSYNC:-on}" \
+            -o "-p $port -c listen_addresses=127.0.0.1 -k /tmp -c max_connections=200 -c fsync=${POSTWIRE_PG_FSYNC:-on} ${POSTWIRE_PG_OPTIONS:-}" \
             start >/dev/null || die "postgresql did not start; see $data/server.log"
     fi
     PGPASSWORD=$password psql -h 127.0.0.1 -p "$port" -U postwire -d postgres -tAc \
