@@ -21,7 +21,7 @@ enum FuzzTargets {
     static let names =
         providers.keys.sorted() + [
             "stream-entry", "side-entry", "iso8601", "form", "multipart", "sns", "event-objects", "resp", "cluster-reply", "configuration",
-            "allowlist",
+            "allowlist", "json",
         ]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
@@ -41,6 +41,19 @@ enum FuzzTargets {
                 _ = try? QuarantineEntry(fields: Dictionary(entry.fields, uniquingKeysWith: { _, last in last }))
             }
             if let dead = try? DeadLetterEntry(fields: fields) { _ = try? StreamEntryCodec.decode(dead.original) }
+        case "json":
+            // The reader against JSONSerialization: the same value, or both refuse. Foundation also
+            // reads UTF-16 and UTF-32 (a NUL among the first bytes, or their byte order marks);
+            // the reader does not, so those inputs are only parsed.
+            let ours = JSONReader.parse(bytes)
+            let utf8Only = !(bytes.prefix(4).contains(0) || bytes.starts(with: [0xFE, 0xFF]) || bytes.starts(with: [0xFF, 0xFE]))
+            if utf8Only {
+                let foundation = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+                precondition(
+                    JSONReader.equivalent(ours, foundation),
+                    "JSONReader and JSONSerialization differ on \(bytes.count) bytes: \(String(describing: ours)) / \(String(describing: foundation))"
+                )
+            }
         case "iso8601":
             _ = ISO8601.parse(String(decoding: bytes, as: UTF8.self)).map { EventTime.checked($0, receivedAt: receivedAt) }
         case "form":

@@ -5,8 +5,8 @@ import Foundation
 /// numbers from one payload to the next, and add fields over time: the accessors convert where the
 /// meaning is clear and return `nil` otherwise, so a normalizer never fails on an unexpected type.
 ///
-/// `@unchecked Sendable`: the storage is what JSONSerialization made (immutable dictionaries,
-/// arrays, strings and numbers), only ever read after parsing.
+/// `@unchecked Sendable`: the storage is what ``JSONReader`` made (immutable dictionaries,
+/// arrays, strings and numbers, as JSONSerialization makes them), only ever read after parsing.
 struct JSONObject: @unchecked Sendable {
     let storage: [String: Any]
 
@@ -21,7 +21,7 @@ struct JSONObject: @unchecked Sendable {
     }
 
     static func parseValue(_ bytes: some Collection<UInt8>) -> Any? {
-        try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+        JSONReader.parse(bytes)
     }
 
     subscript(key: String) -> Any? { storage[key] }
