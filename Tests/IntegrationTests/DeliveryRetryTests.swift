@@ -78,10 +78,13 @@ import Testing
             }
             let times = receiver.requests().map(\.at).sorted()
             let span = times.last!.timeIntervalSince(times.first!)
-            print("12 requests at 4/s took \(span) s")
-            // At least the 2 s the limit imposes; well under the 8 s of 1 request a second (a full
-            // run's load stretched it to 5.1 s).
-            #expect(span >= 1.9 && span < 7, "\(span) s")
+            // The first 4 are the burst; each of the other 8 waits for a token, a quarter second
+            // apart: at least 1.75 s from the 5th to the 12th. (Measured from the first, the span
+            // also loses the time the burst's connections took to open: 1.86 s in one full run.)
+            let paced = times.last!.timeIntervalSince(times[4])
+            print("12 requests at 4/s took \(span) s, the 8 after the burst \(paced) s")
+            // Well under the 8 s of 1 request a second (a full run's load stretched it to 5.1 s).
+            #expect(paced >= 1.6 && span < 7, "\(paced) s, \(span) s")
             // No second holds more than 4 + the burst of 4 requests.
             for time in times { #expect(times.filter { $0 >= time && $0 < time.addingTimeInterval(1) }.count <= 8) }
         }
