@@ -242,35 +242,24 @@ struct EventJSONReader {
         case UInt8(ascii: "r"): decoded.append(0x0D)
         case UInt8(ascii: "t"): decoded.append(0x09)
         case UInt8(ascii: "u"):
-            var scalar = try hex4()
-            if (0xD800..<0xDC00).contains(scalar) {
+            let unit = try hex4()
+            let scalar: Unicode.Scalar?
+            if JSONEscape.isHighSurrogate(unit) {
                 guard literal("\\u") else { throw Unexpected() }
-                let low = try hex4()
-                guard (0xDC00..<0xE000).contains(low) else { throw Unexpected() }
-                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                scalar = JSONEscape.scalar(high: unit, low: try hex4())
+            } else {
+                scalar = Unicode.Scalar(unit)
             }
-            guard let unicode = Unicode.Scalar(scalar) else { throw Unexpected() }
-            decoded.append(contentsOf: UTF8.encode(unicode)!)
+            guard let scalar else { throw Unexpected() }
+            decoded.append(contentsOf: UTF8.encode(scalar)!)
         default:
             throw Unexpected()
         }
     }
 
     private mutating func hex4() throws(Unexpected) -> UInt32 {
-        guard i + 4 <= bytes.count else { throw Unexpected() }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[i]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw Unexpected()
-            }
-            value = value << 4 | UInt32(digit)
-            i += 1
-        }
+        guard let value = JSONEscape.hex4(bytes, at: i) else { throw Unexpected() }
+        i += 4
         return value
     }
 }

@@ -33,8 +33,10 @@ import Testing
         "true", "false", "null", "nul", "True", "[]", "{}", " [ 1 , 2 ] ", "[1,]", "[,1]", "{\"a\":1,}", "[1,,]", "{\"a\":1,,}", "[1, ]",
         "{\"a\" 1}", "{1:2}",
         #"{"a":1,"a":2}"#, "[1]]", "[1] x", "\t\r\n{}\n", "", " ", "01", "-", "1.", ".5", "+1", "1e", "--1", "[01]", "[-]",
-        // a byte order mark
-        "\u{FEFF}{\"a\":1}", "\u{FEFF}",
+        // a byte order mark, before the text and in strings (Foundation drops one written out at
+        // the start of a string and right after an escape, and keeps an escaped one)
+        "\u{FEFF}{\"a\":1}", "\u{FEFF}", "[\"\u{FEFF}x\"]", "[\"\u{FEFF}\u{FEFF}x\"]", "[\"a\u{FEFF}\"]", "[\"\\ufeffx\"]",
+        "{\"\u{FEFF}k\":1}", "[\"a\\n\u{FEFF}b\"]", "[\"\\u0041\u{FEFF}b\"]", "[\"x\\\"\u{FEFF}y\\\"\u{FEFF}z\"]",
     ])
     func readsAsFoundationReads(_ text: String) {
         let bytes = Array(text.utf8)

@@ -1,3 +1,4 @@
+import EmailEvents
 import Foundation
 
 /// JSON text to the values `JSONSerialization.jsonObject(with:options: .fragmentsAllowed)` makes
@@ -9,9 +10,10 @@ import Foundation
 /// The same answers as JSONSerialization, deliberately, so that what a normalizer reads (and the
 /// event keys derived from it) does not depend on which parser read it: RFC 8259 (no comments,
 /// no leading zeros, `\uXXXX` surrogate pairs whole) but for one trailing comma in an array or
-/// object, which Foundation takes; a UTF-8 byte order mark skipped, the last of duplicate keys
-/// kept, at most 512 nested arrays and objects, and numbers made as Foundation makes them. Unlike JSONSerialization it reads UTF-8 only (no ESP
-/// sends UTF-16 or UTF-32 JSON); such a body is simply not JSON here.
+/// object, which Foundation takes; a UTF-8 byte order mark skipped (before the text, and at the
+/// start of a string's pieces, as Foundation does); the last of duplicate keys kept; at most 512
+/// nested arrays and objects; numbers made as Foundation makes them. Unlike JSONSerialization it
+/// reads UTF-8 only (no ESP sends UTF-16 or UTF-32 JSON): such a body is simply not JSON here.
 enum JSONReader {
     static let maximumDepth = 512
 
@@ -135,6 +137,7 @@ enum JSONReader {
         /// characters are errors, as in JSONSerialization.
         mutating func string() throws(Malformed) -> String {
             index += 1
+            skipByteOrderMark()
             let start = index
             while index < bytes.count {
                 let byte = bytes[index]
@@ -175,6 +178,7 @@ enum JSONReader {
                     case UInt8(ascii: "u"): decoded.append(contentsOf: try unicodeEscape())
                     default: throw Malformed()
                     }
+                    skipByteOrderMark()
                 case 0..<0x20: throw Malformed()
                 default:
                     decoded.append(byte)
@@ -184,38 +188,34 @@ enum JSONReader {
             throw Malformed()
         }
 
+        /// Foundation decodes a string's text in pieces (from its start, and after each escape),
+        /// each as a document of its own: a U+FEFF written out (not escaped) at a piece's start
+        /// is taken for a byte order mark and dropped. So here too.
+        private mutating func skipByteOrderMark() {
+            if bytes.count - index >= 3, bytes[index] == 0xEF, bytes[index + 1] == 0xBB, bytes[index + 2] == 0xBF { index += 3 }
+        }
+
         /// After `\u`: four hex digits, and for a high surrogate the `\u` and low surrogate that
         /// must follow; the scalar as UTF-8.
         private mutating func unicodeEscape() throws(Malformed) -> String.UTF8View {
-            var value = try hex4()
-            if (0xD800...0xDBFF).contains(value) {
-                guard bytes.count - index >= 6, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+            let unit = try hex4()
+            let scalar: Unicode.Scalar?
+            if JSONEscape.isHighSurrogate(unit) {
+                guard bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
                     throw Malformed()
                 }
                 index += 2
-                let low = try hex4()
-                guard (0xDC00...0xDFFF).contains(low) else { throw Malformed() }
-                value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
+                scalar = JSONEscape.scalar(high: unit, low: try hex4())
+            } else {
+                scalar = Unicode.Scalar(unit)
             }
-            guard let scalar = Unicode.Scalar(value) else { throw Malformed() }
+            guard let scalar else { throw Malformed() }
             return String(Character(scalar)).utf8
         }
 
         private mutating func hex4() throws(Malformed) -> UInt32 {
-            guard bytes.count - index >= 4 else { throw Malformed() }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[index]
-                let digit: UInt8
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-                default: throw Malformed()
-                }
-                value = value << 4 | UInt32(digit)
-                index += 1
-            }
+            guard let value = JSONEscape.hex4(bytes, at: index) else { throw Malformed() }
+            index += 4
             return value
         }
 
