@@ -109,7 +109,9 @@ stop_redis() {
 }
 
 # start_postgres NAME PORT PASSWORD: PostgreSQL on 127.0.0.1:PORT with a superuser `postwire`
-# (password PASSWORD) and a database `postwire`.
+# (password PASSWORD) and a database `postwire`. POSTWIRE_PG_FSYNC (on) and POSTWIRE_PG_OPTIONS
+# (more `-c name=value` server settings, e.g. Benchmarks/profile-worker's pg_stat_statements) apply
+# when it starts the server, not to one already running.
 start_postgres() {
     local name=$1 port=$2 password=$3 bin data
     bin=$(pg_bin)

@@ -3,9 +3,9 @@ import Foundation
 
 /// JSON text to the values `JSONSerialization.jsonObject(with:options: .fragmentsAllowed)` makes
 /// (`[String: Any]`, `[Any]`, `String`, `NSNumber`, `NSNull`), in one pass over the bytes without
-/// copying them into `Data` or building an intermediate tree: on the ingress's hot path it took
-/// 8 % of a single Mailgun request's CPU (Benchmarks/profile-ingress). The `json` fuzz target checks
-/// it against JSONSerialization on every input.
+/// copying them into `Data` or building an intermediate tree: JSONSerialization was the largest
+/// part of the ingress's own work on a request (docs/PERFORMANCE.md, "Where the time goes"). The
+/// `json` fuzz target checks it against JSONSerialization on every input.
 ///
 /// The same answers as JSONSerialization, deliberately, so that what a normalizer reads (and the
 /// event keys derived from it) does not depend on which parser read it: RFC 8259 (no comments,
