@@ -47,9 +47,9 @@ final class EndpointLane: Sendable {
             limiter.perSecond = endpoint.rateLimit
             let requests = await limiter.take(upTo: settings.concurrency) { [self] in isStopped }
             guard requests > 0 else { break }
-            let claimed: [ClaimedDelivery]
+            let claim: DeliveryClaim
             do {
-                claimed = try await store.claimDeliveries(
+                claim = try await store.claimDeliveries(
                     endpoint: endpoint.id, limit: requests * endpoint.batchSize, lease: settings.lease)
             } catch {
                 logger.warning("cannot claim deliveries", metadata: ["error": "\(error)"])
@@ -57,17 +57,22 @@ final class EndpointLane: Sendable {
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
+            let claimed = claim.deliveries
             if claimed.isEmpty {
                 limiter.giveBack(requests)
                 try? await Task.sleep(for: settings.pollInterval)
                 continue
             }
+            // The claim's reading of the secrets is newer than the lane's copy of the endpoint.
+            var fresh = endpoint
+            fresh.secrets = claim.secrets
+            let signing = fresh
             let groups = stride(from: 0, to: claimed.count, by: endpoint.batchSize).map {
                 Array(claimed[$0..<min($0 + endpoint.batchSize, claimed.count)])
             }
             limiter.giveBack(requests - groups.count)
             await withTaskGroup(of: Void.self) { group in
-                for deliveries in groups { group.addTask { await self.send(deliveries, to: endpoint) } }
+                for deliveries in groups { group.addTask { await self.send(deliveries, to: signing) } }
             }
         }
     }
@@ -87,8 +92,6 @@ final class EndpointLane: Sendable {
         let body = WebhookSigner.body(present.compactMap(\.payload), batched: endpoint.batchSize > 1)
         let now = Date()
         let timestamp = Int64(now.timeIntervalSince1970)
-        // The claim's reading of the secrets is newer than the lane's copy of the endpoint.
-        let secrets = present[0].secrets.isEmpty ? endpoint.secrets : present[0].secrets
         var request = HTTPClientRequest(url: endpoint.url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
@@ -97,7 +100,7 @@ final class EndpointLane: Sendable {
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
         request.headers.add(
             name: "webhook-signature",
-            value: WebhookSigner.signature(id: id, timestamp: timestamp, body: body, secrets: WebhookEndpoint.signing(secrets, at: now)))
+            value: WebhookSigner.signature(id: id, timestamp: timestamp, body: body, secrets: endpoint.signingSecrets(at: now)))
         request.body = .bytes(ByteBuffer(bytes: body))
 
         let start = ContinuousClock.now

@@ -234,27 +234,21 @@ struct EventJSONReader {
         guard i < bytes.count else { throw Unexpected() }
         let byte = bytes[i]
         i += 1
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(byte)
-        case UInt8(ascii: "b"): decoded.append(0x08)
-        case UInt8(ascii: "f"): decoded.append(0x0C)
-        case UInt8(ascii: "n"): decoded.append(0x0A)
-        case UInt8(ascii: "r"): decoded.append(0x0D)
-        case UInt8(ascii: "t"): decoded.append(0x09)
-        case UInt8(ascii: "u"):
-            let unit = try hex4()
-            let scalar: Unicode.Scalar?
-            if JSONEscape.isHighSurrogate(unit) {
-                guard literal("\\u") else { throw Unexpected() }
-                scalar = JSONEscape.scalar(high: unit, low: try hex4())
-            } else {
-                scalar = Unicode.Scalar(unit)
-            }
-            guard let scalar else { throw Unexpected() }
-            decoded.append(contentsOf: UTF8.encode(scalar)!)
-        default:
-            throw Unexpected()
+        if let character = JSONEscape.character(byte) {
+            decoded.append(character)
+            return
         }
+        guard byte == UInt8(ascii: "u") else { throw Unexpected() }
+        let unit = try hex4()
+        let scalar: Unicode.Scalar?
+        if JSONEscape.isHighSurrogate(unit) {
+            guard literal("\\u") else { throw Unexpected() }
+            scalar = JSONEscape.scalar(high: unit, low: try hex4())
+        } else {
+            scalar = Unicode.Scalar(unit)
+        }
+        guard let scalar else { throw Unexpected() }
+        decoded.append(contentsOf: UTF8.encode(scalar)!)
     }
 
     private mutating func hex4() throws(Unexpected) -> UInt32 {

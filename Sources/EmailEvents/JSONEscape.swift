@@ -1,6 +1,22 @@
 /// What both JSON readers (``EventJSONReader`` for stream entries, the providers' `JSONReader` for
-/// bodies) decode alike: a `\u` escape's four hex digits and a UTF-16 surrogate pair.
+/// bodies) decode alike: the one-character escapes, a `\u` escape's four hex digits and a UTF-16
+/// surrogate pair.
 public enum JSONEscape {
+    /// The byte a one-character escape (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`) stands for;
+    /// nil for `u` and anything else.
+    @inlinable
+    public static func character(_ escape: UInt8) -> UInt8? {
+        switch escape {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): escape
+        case UInt8(ascii: "b"): 0x08
+        case UInt8(ascii: "f"): 0x0C
+        case UInt8(ascii: "n"): 0x0A
+        case UInt8(ascii: "r"): 0x0D
+        case UInt8(ascii: "t"): 0x09
+        default: nil
+        }
+    }
+
     /// The four hex digits from `start`; nil when fewer remain or one is not a hex digit.
     @inlinable
     public static func hex4<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, at start: Int) -> UInt32? where Bytes.Index == Int {

@@ -10,17 +10,21 @@ public struct ClaimedDelivery: Sendable, Equatable {
     public var eventID: String
     /// The payload's text; nil when the event is no longer stored (retention removed it).
     public var payload: String?
-    /// The endpoint's secrets as the claim read them: a rotation (`--overlap 0` after a leak)
-    /// takes effect at the next claim, not when the dispatcher next refreshes its endpoints.
-    public var secrets: [EndpointSecret]
 
-    public init(id: Int64, attempt: Int, eventID: String, payload: String?, secrets: [EndpointSecret] = []) {
+    public init(id: Int64, attempt: Int, eventID: String, payload: String?) {
         self.id = id
         self.attempt = attempt
         self.eventID = eventID
         self.payload = payload
-        self.secrets = secrets
     }
+}
+
+/// One claim of an endpoint's due deliveries, with the endpoint's secrets as the same statement
+/// read them: a rotation (`--overlap 0` after a leak) signs from the next claim on, not from the
+/// dispatcher's next refresh of its endpoints.
+public struct DeliveryClaim: Sendable, Equatable {
+    public var deliveries: [ClaimedDelivery]
+    public var secrets: [EndpointSecret]
 }
 
 /// What became of one request's deliveries.
@@ -74,7 +78,7 @@ extension EventStore {
     /// `lease` seconds: nobody else claims or retries them until the lease ends. `SKIP LOCKED`:
     /// dispatchers claiming at once take different rows and never wait. The endpoint is checked
     /// here, not only when the lane was started, so a disabled one is sent nothing more.
-    public func claimDeliveries(endpoint: Int64, limit: Int, lease: TimeInterval) async throws(EventStoreError) -> [ClaimedDelivery] {
+    public func claimDeliveries(endpoint: Int64, limit: Int, lease: TimeInterval) async throws(EventStoreError) -> DeliveryClaim {
         let query: PostgresQuery = """
             WITH due AS (
                 SELECT d.id, e.secrets::text AS secrets FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
@@ -92,17 +96,15 @@ extension EventStore {
             ORDER BY l.id
             """
         do {
-            var claimed: [ClaimedDelivery] = []
-            // Every row carries the one endpoint's secrets: decoded once.
-            var secrets: (text: String, decoded: [EndpointSecret])?
-            for try await (id, attempt, eventID, payload, secretsText) in try await client.query(query, logger: logger).decode(
+            var claim = DeliveryClaim(deliveries: [], secrets: [])
+            for try await (id, attempt, eventID, payload, secrets) in try await client.query(query, logger: logger).decode(
                 (Int64, Int32, String, String?, String).self)
             {
-                if secrets?.text != secretsText { secrets = (secretsText, Self.decodeSecrets(secretsText)) }
-                claimed.append(
-                    ClaimedDelivery(id: id, attempt: Int(attempt), eventID: eventID, payload: payload, secrets: secrets?.decoded ?? []))
+                // Every row carries the one endpoint's secrets.
+                if claim.deliveries.isEmpty { claim.secrets = Self.decodeSecrets(secrets) }
+                claim.deliveries.append(ClaimedDelivery(id: id, attempt: Int(attempt), eventID: eventID, payload: payload))
             }
-            return claimed
+            return claim
         } catch {
             throw EventStoreError.from(error)
         }

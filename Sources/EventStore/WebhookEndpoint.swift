@@ -105,10 +105,7 @@ public struct WebhookEndpoint: Sendable, Equatable {
     }
 
     /// The secrets that sign a request sent at `now`.
-    public func signingSecrets(at now: Date) -> [String] { Self.signing(secrets, at: now) }
-
-    /// Those of `secrets` that sign a request sent at `now`.
-    public static func signing(_ secrets: [EndpointSecret], at now: Date) -> [String] {
+    public func signingSecrets(at now: Date) -> [String] {
         secrets.filter { ($0.expiresAt ?? .distantFuture) > now }.map(\.secret)
     }
 }

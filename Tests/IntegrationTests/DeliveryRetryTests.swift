@@ -291,15 +291,16 @@ import Testing
             let endpoint = try await store.addEndpoint(EndpointDraft(name: "lease", url: "http://127.0.0.1:9/x", secret: secret))
             _ = try await store.write([DeliveryTests.event("l1", .delivered)])
             try await store.setEndpoint("lease", enabled: false)
-            #expect(try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60).isEmpty)
+            #expect(try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60).deliveries.isEmpty)
             try await store.setEndpoint("lease", enabled: true)
-            let first = try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60)
+            let firstClaim = try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60)
+            let first = firstClaim.deliveries
             #expect(first.count == 1 && first[0].attempt == 1)
-            #expect(try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60).isEmpty, "leased")
+            #expect(try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60).deliveries.isEmpty, "leased")
             #expect(try await store.retryDeliveries(DeliverySelection(endpoint: "lease")) == 0, "retry leaves a leased delivery alone")
             #expect(try await store.backlogs().first?.due == 0, "in flight is not due")
 
-            #expect(first[0].secrets.map(\.secret) == [secret], "the claim reads the endpoint's secrets")
+            #expect(firstClaim.secrets.map(\.secret) == [secret], "the claim reads the endpoint's secrets")
 
             // The lease runs out; another claim takes it (attempt 2), signed with the secret a
             // rotation made meanwhile.
@@ -309,9 +310,10 @@ import Testing
                 try await client.query(
                     "UPDATE webhook_deliveries SET leased_until = now() - interval '1 second'", logger: TestEnvironment.logger)
             }
-            let second = try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60)
+            let secondClaim = try await store.claimDeliveries(endpoint: endpoint.id, limit: 10, lease: 60)
+            let second = secondClaim.deliveries
             #expect(second.count == 1 && second[0].attempt == 2)
-            #expect(second[0].secrets.map(\.secret) == [rotated])
+            #expect(secondClaim.secrets.map(\.secret) == [rotated])
             let record = AttemptRecord(webhookID: "evt", attemptedAt: Date(), status: 500, latencyMilliseconds: 1, error: "HTTP 500")
             // The first claimer's late failure: ignored.
             try await store.record([(first[0], .failed)], attempt: record)

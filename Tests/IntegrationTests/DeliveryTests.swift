@@ -76,7 +76,7 @@ import Testing
                 try await client.query("DELETE FROM email_events WHERE event_key = 'o1'", logger: TestEnvironment.logger)
             }
             let all = try #require(try await store.endpoint(named: "all"))
-            let claimed = try await store.claimDeliveries(endpoint: all.id, limit: 10, lease: 60)
+            let claimed = try await store.claimDeliveries(endpoint: all.id, limit: 10, lease: 60).deliveries
             #expect(claimed.count == 6)
             #expect(claimed.filter { $0.payload == nil }.map(\.eventID) == [Self.eventID(.sendgrid, "o1")])
         }

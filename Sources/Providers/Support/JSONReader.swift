@@ -168,15 +168,12 @@ enum JSONReader {
                     guard index < bytes.count else { throw Malformed() }
                     let escape = bytes[index]
                     index += 1
-                    switch escape {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
-                    case UInt8(ascii: "b"): decoded.append(0x08)
-                    case UInt8(ascii: "f"): decoded.append(0x0C)
-                    case UInt8(ascii: "n"): decoded.append(0x0A)
-                    case UInt8(ascii: "r"): decoded.append(0x0D)
-                    case UInt8(ascii: "t"): decoded.append(0x09)
-                    case UInt8(ascii: "u"): decoded.append(contentsOf: try unicodeEscape())
-                    default: throw Malformed()
+                    if let character = JSONEscape.character(escape) {
+                        decoded.append(character)
+                    } else if escape == UInt8(ascii: "u") {
+                        decoded.append(contentsOf: try unicodeEscape())
+                    } else {
+                        throw Malformed()
                     }
                     skipByteOrderMark()
                 case 0..<0x20: throw Malformed()
